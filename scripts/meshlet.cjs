@@ -128,7 +128,10 @@ function resolvePnpm() {
     say('fetching pnpm ' + version + ' from the npm registry into .tools/ (once)');
   }
   const dir = toolPackage(folder, 'pnpm@' + version);
-  return path.join(dir, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+  return {
+    cli: path.join(dir, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs'),
+    binDir: path.join(dir, 'node_modules', '.bin'),
+  };
 }
 
 function main() {
@@ -142,10 +145,10 @@ function main() {
   for (const key of Object.keys(process.env)) {
     if (!/^npm_/i.test(key)) env[key] = process.env[key];
   }
-  // Every child (pnpm, its scripts, vitest workers, benchmarks) finds this Node first.
-  env.PATH = path.dirname(node.bin) + path.delimiter + (process.env.PATH || '');
+  // Every child (pnpm, its scripts, vitest workers, benchmarks) finds this Node and pnpm first.
+  env.PATH = [path.dirname(node.bin), pnpm.binDir, process.env.PATH || ''].join(path.delimiter);
   env.MESHLET_NODE = node.bin;
-  env.MESHLET_PNPM = pnpm;
+  env.MESHLET_PNPM = pnpm.cli;
   const result = spawnSync(
     node.bin,
     [path.join(ROOT, 'scripts', command + '.ts')].concat(process.argv.slice(3)),

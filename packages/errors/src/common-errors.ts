@@ -5,8 +5,7 @@ import { MeshletError } from './meshlet-error.js';
  * names the offending field and what was expected.
  */
 export class ConfigError extends MeshletError {
-  static override readonly code = 'MESHLET_ERR_CONFIG';
-  declare readonly code: typeof ConfigError.code;
+  static override readonly code: string = 'MESHLET_ERR_CONFIG';
 }
 
 /**
@@ -14,6 +13,5 @@ export class ConfigError extends MeshletError {
  * size, say): a programming mistake in the caller, reported at the call.
  */
 export class InvalidArgumentError extends MeshletError {
-  static override readonly code = 'MESHLET_ERR_INVALID_ARGUMENT';
-  declare readonly code: typeof InvalidArgumentError.code;
+  static override readonly code: string = 'MESHLET_ERR_INVALID_ARGUMENT';
 }

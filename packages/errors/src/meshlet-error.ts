@@ -21,8 +21,7 @@ interface ErrorClass {
  * @example
  * ```ts
  * class PoolClosedError extends MeshletError {
- *   static override readonly code = 'MESHLET_ERR_POOL_CLOSED';
- *   declare readonly code: typeof PoolClosedError.code;
+ *   static override readonly code: string = 'MESHLET_ERR_POOL_CLOSED';
  * }
  * try { ... } catch (err) { if (err instanceof PoolClosedError) ... }
  * ```
@@ -41,7 +40,7 @@ export class MeshletError extends Error {
     this.code = typeof ctor.code === 'string' ? ctor.code : MeshletError.code;
   }
 
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     // A subclass that forgot its own code would match every error of its parent; fall back to
     // the prototype chain for it instead of claiming too much.
     if (!Object.hasOwn(this, 'code')) return Function.prototype[Symbol.hasInstance].call(this, value);

@@ -7,8 +7,7 @@ import type * as ErrorsModule from '../src/index.js';
 import { ConfigError, InvalidArgumentError, MeshletError, isMeshletError } from '../src/index.js';
 
 class PoolClosedError extends ConfigError {
-  static override readonly code = 'MESHLET_ERR_TEST_POOL_CLOSED';
-  declare readonly code: typeof PoolClosedError.code;
+  static override readonly code: string = 'MESHLET_ERR_TEST_POOL_CLOSED';
 }
 
 describe('MeshletError', () => {
