@@ -30,7 +30,6 @@ function drainFrames(queue: ByteQueue, onFrame: (sequence: number, payload: Buff
 function serve(socket: Socket): void {
   const queue = new ByteQueue();
   const out = new WriteBatch(socket, { autoFlush: false });
-  const sent: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => {
     queue.push(chunk);
     drainFrames(queue, (sequence, payload) => {
@@ -38,18 +37,13 @@ function serve(socket: Socket): void {
       reply.writeUInt32BE(4, 0);
       reply.writeUInt32BE(sequence, 4);
       reply.writeUInt32BE(sum(payload), 8);
-      out.write(reply);
-      sent.push(reply);
+      // Back to the pool once the socket has written it: the socket copies nothing.
+      out.write(reply, pool);
     });
-    // All replies to one read go out in one writev. The socket copies nothing, so the pooled
-    // buffers return to the pool only once the socket has written them.
-    if (sent.length > 0) {
+    // All replies to one read go out in one writev.
+    if (out.pendingCount > 0) {
       batches++;
       out.flush();
-      const done = sent.splice(0);
-      socket.write('', () => {
-        for (const buf of done) pool.release(buf);
-      });
     }
   });
 }

@@ -61,7 +61,10 @@ for (const size of sizes) {
   });
 }
 
-table('BufferPool: time per acquire-use-release (lower is better; speed ratio > 1 means the pool wins)', rows);
+table(
+  'BufferPool: time per acquire-use-release (lower is better; speed ratio > 1 means the pool wins)',
+  rows,
+);
 const stats = pool.stats();
 console.log(
   `\npool after the run: reuse rate ${(stats.reuseRate * 100).toFixed(2)} %, retained ${bytes(stats.retainedBytes)}`,

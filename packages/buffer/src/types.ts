@@ -54,3 +54,11 @@ export interface WriteBatchOptions {
    */
   readonly autoFlush?: boolean;
 }
+
+/**
+ * Takes a buffer back once it is no longer used: what {@link WriteBatch} calls for chunks written
+ * with an owner. `BufferPool` is one.
+ */
+export interface BufferReleaser {
+  release(buffer: Uint8Array): unknown;
+}

@@ -1,7 +1,30 @@
 import type { Writable } from 'node:stream';
 import { ConfigError, InvalidArgumentError } from '@meshlet/errors';
 import { StreamClosedError } from './errors.js';
-import type { WriteBatchOptions } from './types.js';
+import type { BufferReleaser, WriteBatchOptions } from './types.js';
+
+/**
+ * The pooled chunks of one flush, released once the stream has written them (its write
+ * callback fired) and not before: until then the socket still references their memory.
+ */
+class ReleaseAfterWrite {
+  readonly #chunks: Uint8Array[];
+  readonly #owners: BufferReleaser[];
+  readonly done: () => void;
+
+  constructor(chunks: Uint8Array[], owners: BufferReleaser[]) {
+    this.#chunks = chunks;
+    this.#owners = owners;
+    this.done = this.#release.bind(this);
+  }
+
+  #release(): void {
+    // Also after a write error: a destroyed socket no longer holds the memory either.
+    const chunks = this.#chunks;
+    const owners = this.#owners;
+    for (let i = 0; i < chunks.length; i++) (owners[i] as BufferReleaser).release(chunks[i] as Uint8Array);
+  }
+}
 
 /**
  * Gathers the writes a connection makes in one tick and hands them to the stream as one
@@ -13,11 +36,16 @@ import type { WriteBatchOptions } from './types.js';
  * {@link WriteBatch.drained}. Writes to a closed or ended stream are dropped and return `false`;
  * they never throw.
  *
+ * A chunk written with a {@link BufferReleaser} (a `BufferPool`) is given back to it once the
+ * stream has written it: `batch.write(pool.acquire(n), pool)` needs no other bookkeeping.
+ *
  * @example
  * ```ts
  * const batch = new WriteBatch(socket);
  * for (const frame of frames) {
- *   if (!batch.write(frame)) await batch.drained();
+ *   const buf = pool.acquire(frame.length);
+ *   frame.copy(buf);
+ *   if (!batch.write(buf, pool)) await batch.drained(); // buf returns to the pool once sent
  * }
  * // The frames of this tick go out together on the next tick.
  * ```
@@ -26,6 +54,10 @@ export class WriteBatch {
   readonly #stream: Writable;
   readonly #autoFlush: boolean;
   readonly #queue: Uint8Array[];
+  // Parallel to #queue: who takes each chunk back once written (undefined: nobody). Holey
+  // arrays are avoided: every slot is written, with undefined when there is no owner.
+  readonly #owners: (BufferReleaser | undefined)[];
+  #ownedCount: number;
   #pendingBytes: number;
   #scheduled: boolean;
   #flushing: boolean;
@@ -67,6 +99,8 @@ export class WriteBatch {
     this.#stream = stream;
     this.#autoFlush = autoFlush;
     this.#queue = [];
+    this.#owners = [];
+    this.#ownedCount = 0;
     this.#pendingBytes = 0;
     this.#scheduled = false;
     this.#flushing = false;
@@ -111,25 +145,34 @@ export class WriteBatch {
    * Queues `chunk` for the next flush, by reference: do not modify it afterwards. With
    * `autoFlush`, the first write of a tick schedules the flush. Empty chunks are ignored.
    *
+   * @param releaseTo - where the chunk goes back once the stream has written it (or once it is
+   *   dropped): the `BufferPool` it came from. Omit it for memory the batch must not recycle.
    * @returns `false` when the caller should stop producing until {@link WriteBatch.drained}:
    *   the stream needs to drain, the queued plus buffered bytes reached its high-water mark, or
-   *   the stream is closed (then the chunk was dropped).
+   *   the stream is closed (then the chunk was dropped, and released to `releaseTo`).
    * @throws InvalidArgumentError when `chunk` is not a Uint8Array.
    */
-  write(chunk: Uint8Array): boolean {
+  write(chunk: Uint8Array, releaseTo?: BufferReleaser): boolean {
     if (!(chunk instanceof Uint8Array)) {
       throw new InvalidArgumentError('WriteBatch.write: chunk must be a Uint8Array');
     }
     const stream = this.#stream;
-    if (!stream.writable) return false;
+    if (!stream.writable) {
+      releaseTo?.release(chunk);
+      return false;
+    }
     const size = chunk.byteLength;
     if (size !== 0) {
       this.#queue.push(chunk);
+      this.#owners.push(releaseTo);
+      if (releaseTo !== undefined) this.#ownedCount++;
       this.#pendingBytes += size;
       if (this.#autoFlush && !this.#scheduled) {
         this.#scheduled = true;
         process.nextTick(this.#flushOnTick);
       }
+    } else {
+      releaseTo?.release(chunk);
     }
     return (
       !stream.writableNeedDrain && this.#pendingBytes + stream.writableLength < stream.writableHighWaterMark
@@ -152,8 +195,8 @@ export class WriteBatch {
     if (!stream.writable) {
       // Writing now would fail with ERR_STREAM_DESTROYED or, after end(), emit an 'error' that
       // may have no listener and take the process down: drop instead.
-      queue.length = 0;
-      this.#pendingBytes = 0;
+      this.#releaseNow(count);
+      this.#dequeue(count);
       return false;
     }
     if (count === 0) return !stream.writableNeedDrain;
@@ -161,29 +204,33 @@ export class WriteBatch {
     // outer flush owns the queue; what was added meanwhile waits for the next flush.
     if (this.#flushing) return false;
     this.#flushing = true;
-    let ok = true;
+    const onWritten = this.#ownedCount === 0 ? undefined : this.#takeOwned(count).done;
+    let ok: boolean;
     let bytes = 0;
     try {
       if (count === 1) {
         const chunk = queue[0] as Uint8Array;
         bytes = chunk.byteLength;
-        ok = stream.write(chunk);
+        ok = stream.write(chunk, onWritten);
       } else {
         // Corked, the stream buffers every write; uncork hands them all to _writev at once.
+        // Write callbacks fire in order, so the last one fires when every chunk is written.
         stream.cork();
-        for (let i = 0; i < count; i++) {
+        const last = count - 1;
+        for (let i = 0; i < last; i++) {
           const chunk = queue[i] as Uint8Array;
           bytes += chunk.byteLength;
-          ok = stream.write(chunk);
+          stream.write(chunk);
         }
+        const chunk = queue[last] as Uint8Array;
+        bytes += chunk.byteLength;
+        ok = stream.write(chunk, onWritten);
         stream.uncork();
       }
     } finally {
       this.#flushing = false;
     }
-    if (queue.length === count) queue.length = 0;
-    else queue.splice(0, count);
-    this.#pendingBytes -= bytes;
+    this.#dequeue(count);
     this.#flushes++;
     this.#chunksWritten += count;
     this.#bytesWritten += bytes;
@@ -222,6 +269,44 @@ export class WriteBatch {
       stream.on('close', this.#onClose);
     }
     return wait;
+  }
+
+  /** Removes the first `count` chunks from the queue (more may have been added meanwhile). */
+  #dequeue(count: number): void {
+    const queue = this.#queue;
+    const owners = this.#owners;
+    if (queue.length === count) {
+      queue.length = 0;
+      owners.length = 0;
+      this.#ownedCount = 0;
+      this.#pendingBytes = 0;
+    } else {
+      for (let i = 0; i < count; i++) {
+        if (owners[i] !== undefined) this.#ownedCount--;
+        this.#pendingBytes -= (queue[i] as Uint8Array).byteLength;
+      }
+      queue.splice(0, count);
+      owners.splice(0, count);
+    }
+  }
+
+  /** The owned chunks among the first `count`, to release once the stream has written them. */
+  #takeOwned(count: number): ReleaseAfterWrite {
+    const chunks: Uint8Array[] = [];
+    const owners: BufferReleaser[] = [];
+    for (let i = 0; i < count; i++) {
+      const owner = this.#owners[i];
+      if (owner === undefined) continue;
+      chunks.push(this.#queue[i] as Uint8Array);
+      owners.push(owner);
+    }
+    return new ReleaseAfterWrite(chunks, owners);
+  }
+
+  /** Releases the owned chunks among the first `count` at once (they will not be written). */
+  #releaseNow(count: number): void {
+    if (this.#ownedCount === 0) return;
+    for (let i = 0; i < count; i++) this.#owners[i]?.release(this.#queue[i] as Uint8Array);
   }
 
   #flushScheduled(): void {

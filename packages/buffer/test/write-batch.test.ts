@@ -2,7 +2,13 @@ import { once } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, InvalidArgumentError, StreamClosedError, WriteBatch } from '../src/index.js';
+import {
+  BufferPool,
+  ConfigError,
+  InvalidArgumentError,
+  StreamClosedError,
+  WriteBatch,
+} from '../src/index.js';
 
 interface Peer {
   readonly client: net.Socket;
@@ -289,5 +295,81 @@ describe('WriteBatch', () => {
     expect(() => batch.write('text' as unknown as Uint8Array)).toThrow(InvalidArgumentError);
     expect(batch.write(new Uint8Array(0))).toBe(true);
     expect(batch.pendingCount).toBe(0);
+  });
+});
+
+describe('WriteBatch with pooled chunks', () => {
+  it('gives each chunk back to its pool only once the socket has written it', async () => {
+    const { client, remote } = await connectPair();
+    const pool = new BufferPool();
+    const batch = new WriteBatch(client);
+    const frames = 50;
+    for (let i = 0; i < frames; i++) {
+      const buf = pool.acquire(1000);
+      buf.fill(i);
+      batch.write(buf, pool);
+    }
+    // Were the chunks released before the socket wrote them, these acquires would reuse their
+    // memory and the peer would receive 0xee bytes instead of the frames.
+    const scribbled: Buffer[] = [];
+    for (let i = 0; i < frames; i++) scribbled.push(pool.acquire(1000).fill(0xee));
+    expect(pool.stats().hits).toBe(0);
+    const arrived = received(remote);
+    await new Promise<void>((resolve) => {
+      process.nextTick(() => {
+        client.write(Buffer.alloc(0), () => {
+          resolve();
+        });
+      });
+    });
+    client.end();
+    const data = await arrived;
+    expect(data.length).toBe(frames * 1000);
+    for (let i = 0; i < frames; i++) {
+      expect(data.subarray(i * 1000, (i + 1) * 1000).every((b) => b === i)).toBe(true);
+    }
+    const stats = pool.stats();
+    expect(stats.releases).toBe(frames);
+    expect(stats.doubleReleases).toBe(0);
+    for (const buf of scribbled) pool.release(buf);
+    expect(pool.acquire(1000).buffer.byteLength).toBe(1024);
+    expect(pool.stats().hits).toBe(1);
+  });
+
+  it('releases only the chunks written with an owner', async () => {
+    const { client, remote } = await connectPair();
+    const pool = new BufferPool();
+    const batch = new WriteBatch(client, { autoFlush: false });
+    const pooled = pool.acquire(10).fill(1);
+    const own = Buffer.alloc(10, 2);
+    batch.write(own);
+    batch.write(pooled, pool);
+    batch.write(Buffer.alloc(10, 3));
+    const arrived = received(remote);
+    await new Promise<void>((resolve) => {
+      batch.flush();
+      client.write(Buffer.alloc(0), () => {
+        resolve();
+      });
+    });
+    client.end();
+    expect([...(await arrived)]).toEqual([...own, ...Buffer.alloc(10, 1), ...Buffer.alloc(10, 3)]);
+    const stats = pool.stats();
+    expect(stats.releases).toBe(1);
+    expect(stats.foreignReleases).toBe(0);
+  });
+
+  it('releases pooled chunks that are dropped because the socket is gone', async () => {
+    const { client } = await connectPair();
+    const pool = new BufferPool();
+    const batch = new WriteBatch(client);
+    batch.write(pool.acquire(100), pool);
+    client.destroy();
+    expect(batch.write(pool.acquire(100), pool)).toBe(false);
+    expect(batch.flush()).toBe(false);
+    expect(batch.pendingCount).toBe(0);
+    expect(batch.pendingBytes).toBe(0);
+    expect(pool.stats().releases).toBe(2);
+    expect(pool.stats().retainedBytes).toBe(256);
   });
 });
