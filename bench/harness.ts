@@ -1,13 +1,19 @@
 // The harness every benchmark of the repo uses: tinybench for timing, a GC observer for
 // allocation cost, and one output format (markdown tables, pasted as-is into docs/benchmarks.md).
 //
-// `--smoke` (what `npm test` passes) runs every task a handful of times: it proves the
-// benchmarks still work; its numbers mean nothing.
+// Three lengths of run:
+//   (default)  the figures published in docs/benchmarks.md: run on a quiet machine;
+//   --quick    a tenth of the time (what `npm start` shows): rough, but real, figures;
+//   --smoke    a handful of calls per task (what `npm test` runs): proves the benchmarks still
+//              work; its numbers mean nothing.
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Bench } from 'tinybench';
 
 /** True when only a smoke run is asked for. */
 export const smoke: boolean = process.argv.includes('--smoke');
+
+/** True for a short run with rough figures. */
+export const quick: boolean = !smoke && process.argv.includes('--quick');
 
 export type Row = Record<string, string | number>;
 
@@ -34,9 +40,9 @@ export interface Measured {
 /** Times each task with tinybench and returns the results in the order given. */
 export async function measure(tasks: readonly Task[], timeMs = 600): Promise<Measured[]> {
   const bench = new Bench({
-    time: smoke ? 1 : timeMs,
+    time: smoke ? 1 : quick ? timeMs / 10 : timeMs,
     iterations: smoke ? 3 : 64,
-    warmupTime: smoke ? 0 : 150,
+    warmupTime: smoke ? 0 : quick ? 30 : 150,
     warmupIterations: smoke ? 1 : 64,
   });
   for (const task of tasks) bench.add(task.name, task.fn);
@@ -107,7 +113,7 @@ export function table(title: string, rows: readonly Row[]): void {
   const columns = Object.keys(first);
   const line = (cells: readonly (string | number)[]): string => `| ${cells.join(' | ')} |`;
   const out = [
-    `\n### ${title}${smoke ? ' (smoke run: numbers are meaningless)' : ''}\n`,
+    `\n### ${title}${smoke ? ' (smoke run: numbers are meaningless)' : quick ? ' (quick run: rough figures)' : ''}\n`,
     line(columns),
     line(columns.map(() => '---')),
     ...rows.map((row) => line(columns.map((c) => row[c] ?? ''))),

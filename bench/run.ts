@@ -2,6 +2,7 @@
 // one benchmark's heap and JIT state do not leak into the next.
 //
 //   node bench/run.ts              full run (minutes; run on a quiet machine)
+//   node bench/run.ts --quick      a tenth of the time: rough figures (what npm start shows)
 //   node bench/run.ts --smoke      a few iterations each: proves they run (part of npm test)
 //   node bench/run.ts buffer       only the benchmarks of packages whose folder matches
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
+const mode = smoke ? ' (smoke)' : args.includes('--quick') ? ' (quick)' : '';
 const filters = args.filter((a) => !a.startsWith('--'));
 
 const files: string[] = [];
@@ -25,12 +27,13 @@ for (const pkg of readdirSync(join(root, 'packages')).sort()) {
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(
-  `benchmarks${smoke ? ' (smoke)' : ''}: ${files.length} file(s); Node ${process.versions.node}, ${cpu}, ${cpus().length} cores, ${new Date().toISOString().slice(0, 10)}`,
+  `benchmarks${mode}: ${files.length} file(s); Node ${process.versions.node}, ${cpu}, ${cpus().length} cores, ${new Date().toISOString().slice(0, 10)}`,
 );
 let failed = 0;
 for (const file of files) {
   console.log(`\n## ${file.slice(root.length)}`);
-  const result = spawnSync(process.execPath, ['--expose-gc', file, ...(smoke ? ['--smoke'] : [])], {
+  const passed = args.filter((a) => a === '--smoke' || a === '--quick');
+  const result = spawnSync(process.execPath, ['--expose-gc', file, ...passed], {
     cwd: root,
     stdio: 'inherit',
   });

@@ -2,7 +2,7 @@
 //
 // meshlet has no proxy yet (issue: @meshlet/proxy), so the main job is an honest placeholder: it
 // says which packages exist, runs the framing demo of @meshlet/buffer over a loopback socket, and
-// smoke-runs its benchmarks. The SDK issue turns this into the demo gateway.
+// runs its benchmarks briefly. The SDK issue turns this into the demo gateway.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, pnpm, say, script, step } from './steps.ts';
@@ -52,8 +52,8 @@ const demo = step(
   script('examples/buffer-framing/main.ts'),
 );
 const bench = step(
-  'benchmarks of @meshlet/buffer (smoke run: shows they run; see docs/benchmarks.md for figures)',
-  script('bench/run.ts', '--smoke', 'buffer'),
+  'benchmarks of @meshlet/buffer (quick run: rough figures; docs/benchmarks.md has the published ones)',
+  script('bench/run.ts', '--quick', 'buffer'),
 );
 say(
   demo.ok && bench.ok

@@ -2,9 +2,9 @@
 // mixed sizes into fresh buffers, keep a window of them "in flight" (as a socket's write queue
 // does), release the oldest. Counts GCs and GC time with the perf_hooks GC observer.
 import { BufferPool } from '@meshlet/buffer';
-import { bytes, fmt, gcCost, smoke, table } from '../../../bench/harness.ts';
+import { bytes, fmt, gcCost, quick, smoke, table } from '../../../bench/harness.ts';
 
-const frames = smoke ? 2_000 : 400_000;
+const frames = smoke ? 2_000 : quick ? 40_000 : 400_000;
 const inFlight = 64;
 
 function workload(
