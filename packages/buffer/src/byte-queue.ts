@@ -87,6 +87,10 @@ export class ByteQueue {
     this.#length += size;
   }
 
+  // The integer reads below are written out one by one, as Buffer's own are: each fast path is a
+  // direct call to the matching Buffer method, which a shared helper taking the method (or the
+  // width) as an argument would turn into a polymorphic call on the hottest path of a codec.
+
   /** Reads an unsigned 8-bit integer `offset` bytes past the read position, without consuming. @throws BufferRangeError */
   readUInt8(offset = 0): number {
     const head = this.#headChunk;
