@@ -140,10 +140,14 @@ function main() {
 
   const node = resolveNode();
   const pnpm = resolvePnpm();
-  // npm sets npm_* variables for its children; pnpm would take them as its own configuration.
+  // npm describes the script it runs in npm_* variables (npm_package_*, npm_lifecycle_*, ...),
+  // and pnpm would read them as its own. The user's npm_config_* settings (registry, proxy,
+  // cafile, store) are kept: pnpm reads those too, and should.
   const env = {};
   for (const key of Object.keys(process.env)) {
-    if (!/^npm_/i.test(key)) env[key] = process.env[key];
+    if (!/^npm_/i.test(key) || (/^npm_config_/i.test(key) && !/^npm_config_user_agent$/i.test(key))) {
+      env[key] = process.env[key];
+    }
   }
   // Every child (pnpm, its scripts, vitest workers, benchmarks) finds this Node and pnpm first.
   env.PATH = [path.dirname(node.bin), pnpm.binDir, process.env.PATH || ''].join(path.delimiter);
