@@ -12,4 +12,6 @@ export default defineConfig({
   clean: true,
   splitting: false,
   treeshake: true,
+  // Errors and warnings still print; the file-by-file progress does not.
+  silent: true,
 });

@@ -125,6 +125,11 @@ function resolvePnpm() {
   const version = m[1];
   const folder = 'pnpm-v' + version;
   if (!fs.existsSync(path.join(TOOLS, folder, '.complete'))) {
+    // A pnpm of exactly the pinned version already on the PATH will do.
+    const own = spawnSync(process.platform === 'win32' ? 'pnpm.cmd' : 'pnpm', ['--version'], {
+      encoding: 'utf8',
+    });
+    if (own.status === 0 && own.stdout.trim() === version) return { cli: null, binDir: null };
     say('fetching pnpm ' + version + ' from the npm registry into .tools/ (once)');
   }
   const dir = toolPackage(folder, 'pnpm@' + version);
@@ -150,9 +155,11 @@ function main() {
     }
   }
   // Every child (pnpm, its scripts, vitest workers, benchmarks) finds this Node and pnpm first.
-  env.PATH = [path.dirname(node.bin), pnpm.binDir, process.env.PATH || ''].join(path.delimiter);
+  env.PATH = [path.dirname(node.bin)]
+    .concat(pnpm.binDir ? [pnpm.binDir] : [], [process.env.PATH || ''])
+    .join(path.delimiter);
   env.MESHLET_NODE = node.bin;
-  env.MESHLET_PNPM = pnpm.cli;
+  if (pnpm.cli) env.MESHLET_PNPM = pnpm.cli;
   const result = spawnSync(
     node.bin,
     [path.join(ROOT, 'scripts', command + '.ts')].concat(process.argv.slice(3)),
