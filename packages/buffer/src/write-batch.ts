@@ -238,6 +238,27 @@ export class WriteBatch {
   }
 
   /**
+   * Writes what is queued, then ends the stream: the queued chunks go out before the FIN, which a
+   * bare `stream.end()` in the same tick as a `write` here would lose. Later writes are dropped.
+   * On a closed or ended stream the queue is dropped (and pooled chunks released) instead.
+   *
+   * @example
+   * ```ts
+   * batch.write(lastFrame, pool);
+   * batch.end(); // lastFrame is sent, then the socket half-closes
+   * ```
+   */
+  end(): void {
+    const stream = this.#stream;
+    if (!stream.writable) {
+      this.flush();
+      return;
+    }
+    if (this.#queue.length !== 0) this.flush();
+    stream.end();
+  }
+
+  /**
    * Flushes what is queued, then resolves once the stream can take more: at once if it does not
    * need to drain, else on its next `'drain'`. Concurrent callers share one wait.
    *

@@ -258,6 +258,29 @@ describe('WriteBatch', () => {
     expect(errors).toEqual([]);
   });
 
+  it('end() sends what is queued in this tick before half-closing, then drops later writes', async () => {
+    const { client, remote } = await connectPair();
+    const errors: unknown[] = [];
+    client.on('error', (error: unknown) => errors.push(error));
+    const done = received(remote);
+    const pool = new BufferPool();
+    const batch = new WriteBatch(client);
+    batch.write(Buffer.from('first;'));
+    const pooled = pool.acquire(6);
+    pooled.set(Buffer.from('last;;'));
+    batch.write(pooled, pool);
+    const finished = once(client, 'finish');
+    batch.end();
+    expect(batch.pendingCount).toBe(0);
+    expect(client.writableEnded).toBe(true);
+    expect(batch.write(Buffer.from('late'))).toBe(false);
+    batch.end();
+    expect((await done).toString()).toBe('first;last;;');
+    await finished;
+    expect(pool.stats().releases).toBe(1);
+    expect(errors).toEqual([]);
+  });
+
   it('rejects drained() when the socket closes or fails before draining', async () => {
     const chunk = Buffer.alloc(64 * 1024);
     const fill = (batch: WriteBatch): void => {
