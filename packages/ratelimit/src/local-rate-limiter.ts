@@ -1,0 +1,287 @@
+import { ConfigError } from '@meshlet/errors';
+import { systemClock } from './clock.js';
+import { MIN_FILL_INTERVAL_MS, TokenBucket } from './token-bucket.js';
+import type { Clock, RateLimitDescriptor } from './types.js';
+import { checkCount, integerOption, objectOption, oneOf } from './validate.js';
+
+/** A protobuf `Duration` as Envoy's JSON/YAML config writes it (`"0.05s"`), or milliseconds. */
+export type DurationInput = string | number | { readonly seconds?: number; readonly nanos?: number };
+
+/** Envoy's `type.v3.TokenBucket`, in camelCase. */
+export interface TokenBucketConfig {
+  readonly maxTokens: number;
+  /** Default 1. */
+  readonly tokensPerFill?: number;
+  /** At least 50 ms. */
+  readonly fillInterval: DurationInput;
+}
+
+/** Envoy's `type.v3.FractionalPercent`. */
+export interface FractionalPercent {
+  readonly numerator: number;
+  /** Default `HUNDRED`. */
+  readonly denominator?: 'HUNDRED' | 'TEN_THOUSAND' | 'MILLION';
+}
+
+/** Envoy's `config.core.v3.RuntimeFractionalPercent` (the runtime key is accepted and not read). */
+export interface RuntimeFractionalPercent {
+  readonly defaultValue: FractionalPercent;
+  readonly runtimeKey?: string;
+}
+
+/** Envoy's `LocalRateLimitDescriptor`: entries matched exactly, with their own bucket. */
+export interface LocalRateLimitDescriptorConfig {
+  readonly entries: RateLimitDescriptor['entries'];
+  readonly tokenBucket: TokenBucketConfig;
+}
+
+/** Envoy's `extensions.filters.http.local_ratelimit.v3.LocalRateLimit`, the fields that decide. */
+export interface LocalRateLimitConfig {
+  /** The default bucket. */
+  readonly tokenBucket: TokenBucketConfig;
+  /** Descriptors with their own buckets, matched verbatim against the request's descriptors. */
+  readonly descriptors?: readonly LocalRateLimitDescriptorConfig[];
+  /** The fraction of requests checked at all. Default 0 %, as Envoy ("for safety"). */
+  readonly filterEnabled?: RuntimeFractionalPercent;
+  /** The fraction of checked requests whose "limited" is enforced; the others are shadow mode. Default 0 %. */
+  readonly filterEnforced?: RuntimeFractionalPercent;
+  /** Consume the default bucket even when a descriptor matched. Default true. */
+  readonly alwaysConsumeDefaultTokenBucket?: boolean;
+  /** `DRAFT_VERSION_03` makes {@link LocalRateLimiter.headers} return the x-ratelimit-* headers. Default `OFF`. */
+  readonly enableXRatelimitHeaders?: 'OFF' | 'DRAFT_VERSION_03';
+  /** Clock; default `performance.now`. */
+  readonly clock?: Clock;
+  /** Uniform random numbers in [0, 1) for the enabled / enforced fractions; default `Math.random`. */
+  readonly random?: () => number;
+}
+
+/**
+ * What the local rate limit decided:
+ * - `disabled`: not checked (outside `filterEnabled`);
+ * - `ok`: checked and within the limit;
+ * - `limited`: over the limit and enforced: reply 429;
+ * - `shadow_limited`: over the limit but not enforced (shadow mode): let it through, count it.
+ */
+export type LocalRateLimitOutcome = 'disabled' | 'ok' | 'limited' | 'shadow_limited';
+
+/** The decision for one request. `limit`, `remaining` and `resetSeconds` are those of the bucket that decided. */
+export interface LocalRateLimitDecision {
+  readonly outcome: LocalRateLimitOutcome;
+  /** False only for `limited`. */
+  readonly allowed: boolean;
+  readonly limit: number;
+  readonly remaining: number;
+  /** Whole seconds until the deciding bucket's next fill (draft 03's `X-RateLimit-Reset`). */
+  readonly resetSeconds: number;
+}
+
+/** Envoy's local rate limit stats (`<stat_prefix>.http_local_rate_limit.*`). */
+export interface LocalRateLimitStats {
+  enabled: number;
+  enforced: number;
+  rateLimited: number;
+  ok: number;
+}
+
+/** Envoy's `local_ratelimit` filter logic, without the HTTP around it. */
+export interface LocalRateLimiter {
+  /** Checks one request against the buckets, with the request's descriptors (default none). */
+  check(descriptors?: readonly RateLimitDescriptor[], hits?: number): LocalRateLimitDecision;
+  /** The draft 03 x-ratelimit-* headers for a decision, or null when disabled or not configured. */
+  headers(decision: LocalRateLimitDecision): Record<string, string> | null;
+  /** Counters, as Envoy's stats. */
+  readonly stats: LocalRateLimitStats;
+}
+
+const DENOMINATORS = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 } as const;
+
+/** Parses a protobuf Duration (JSON form `"1.5s"`, an object, or milliseconds) into milliseconds. */
+export function durationMs(name: string, value: DurationInput): number {
+  let ms: number;
+  if (typeof value === 'number') ms = value;
+  else if (typeof value === 'string') {
+    const m = /^(-?\d+(?:\.\d{1,9})?)s$/.exec(value);
+    if (!m) throw new ConfigError(`${name} must be a duration such as "0.05s", got ${JSON.stringify(value)}`);
+    ms = Number(m[1]) * 1000;
+  } else if (typeof value === 'object' && (value as unknown) !== null) {
+    ms = (value.seconds ?? 0) * 1000 + (value.nanos ?? 0) / 1e6;
+  } else throw new ConfigError(`${name} must be a duration, got ${typeof value}`);
+  if (!Number.isFinite(ms)) throw new ConfigError(`${name} must be a finite duration`);
+  return ms;
+}
+
+function fraction(name: string, value: RuntimeFractionalPercent | undefined): number {
+  if (value === undefined) return 0;
+  const percent = (value as Partial<RuntimeFractionalPercent> | null)?.defaultValue;
+  if (typeof percent !== 'object') throw new ConfigError(`${name}.defaultValue must be a FractionalPercent`);
+  const denominator = percent.denominator ?? 'HUNDRED';
+  if (!Object.hasOwn(DENOMINATORS, denominator)) {
+    throw new ConfigError(`${name}.defaultValue.denominator must be HUNDRED, TEN_THOUSAND or MILLION`);
+  }
+  const scale = DENOMINATORS[denominator];
+  // Envoy caps a numerator above the denominator at 100 %.
+  return Math.min(integerOption(`${name}.defaultValue.numerator`, percent.numerator, 0), scale) / scale;
+}
+
+function bucketFrom(name: string, config: TokenBucketConfig, clock: Clock): TokenBucket {
+  objectOption(name, config);
+  const fillIntervalMs = durationMs(`${name}.fillInterval`, config.fillInterval);
+  if (fillIntervalMs < MIN_FILL_INTERVAL_MS) {
+    throw new ConfigError(
+      `${name}.fillInterval must be at least 50ms (Envoy's minimum), got ${fillIntervalMs} ms`,
+    );
+  }
+  return new TokenBucket({
+    maxTokens: integerOption(`${name}.maxTokens`, config.maxTokens, 1, 2 ** 32 - 1),
+    tokensPerFill: integerOption(`${name}.tokensPerFill`, config.tokensPerFill ?? 1, 1, 2 ** 32 - 1),
+    fillIntervalMs,
+    refill: 'interval',
+    clock,
+  });
+}
+
+/** An unambiguous key for a descriptor's entries: lengths prefix every key and value. */
+function descriptorKey(descriptor: RateLimitDescriptor): string {
+  let key = '';
+  for (const entry of descriptor.entries) {
+    key += `${entry.key.length}:${entry.key}${entry.value.length}:${entry.value}`;
+  }
+  return key;
+}
+
+class EnvoyLocalRateLimiter implements LocalRateLimiter {
+  readonly stats: LocalRateLimitStats = { enabled: 0, enforced: 0, rateLimited: 0, ok: 0 };
+  readonly #default: TokenBucket;
+  readonly #descriptors: Map<string, TokenBucket>;
+  readonly #alwaysConsumeDefault: boolean;
+  readonly #enabled: number;
+  readonly #enforced: number;
+  readonly #headers: boolean;
+  readonly #random: () => number;
+  /** Scratch list of matched buckets, reused across checks. */
+  readonly #matched: TokenBucket[] = [];
+
+  constructor(config: LocalRateLimitConfig) {
+    objectOption('local rate limit config', config);
+    const clock = config.clock ?? systemClock;
+    this.#default = bucketFrom('tokenBucket', config.tokenBucket, clock);
+    this.#descriptors = new Map();
+    const descriptors = config.descriptors ?? [];
+    for (let i = 0; i < descriptors.length; i++) {
+      const d = descriptors[i] as LocalRateLimitDescriptorConfig;
+      const name = `descriptors[${i}]`;
+      if (!Array.isArray(d.entries) || d.entries.length === 0)
+        throw new ConfigError(`${name}.entries must be a non-empty list`);
+      for (const entry of d.entries as readonly unknown[]) {
+        const { key, value } = (entry ?? {}) as { key?: unknown; value?: unknown };
+        if (typeof key !== 'string' || typeof value !== 'string') {
+          throw new ConfigError(`${name}.entries must be { key, value } strings`);
+        }
+      }
+      const key = descriptorKey(d);
+      if (this.#descriptors.has(key)) throw new ConfigError(`${name} duplicates an earlier descriptor`);
+      this.#descriptors.set(key, bucketFrom(`${name}.tokenBucket`, d.tokenBucket, clock));
+    }
+    this.#alwaysConsumeDefault = config.alwaysConsumeDefaultTokenBucket ?? true;
+    this.#enabled = fraction('filterEnabled', config.filterEnabled);
+    this.#enforced = fraction('filterEnforced', config.filterEnforced);
+    const mode = oneOf('enableXRatelimitHeaders', config.enableXRatelimitHeaders ?? 'OFF', [
+      'OFF',
+      'DRAFT_VERSION_03',
+    ] as const);
+    this.#headers = mode === 'DRAFT_VERSION_03';
+    this.#random = config.random ?? Math.random;
+  }
+
+  check(descriptors?: readonly RateLimitDescriptor[], hits = 1): LocalRateLimitDecision {
+    checkCount(hits);
+    if (!this.#draw(this.#enabled)) return decision('disabled', true, this.#default);
+    this.stats.enabled++;
+
+    // Every request descriptor that matches a configured one verbatim; the slowest to refill is
+    // consumed first, as Envoy does, and the first that is empty decides.
+    const matched = this.#matched;
+    matched.length = 0;
+    if (descriptors !== undefined && this.#descriptors.size > 0) {
+      for (const descriptor of descriptors) {
+        const bucket = this.#descriptors.get(descriptorKey(descriptor));
+        if (bucket !== undefined && !matched.includes(bucket)) matched.push(bucket);
+      }
+      if (matched.length > 1) matched.sort(byFillRate);
+    }
+    let limitedBy: TokenBucket | null = null;
+    for (const bucket of matched) {
+      if (!bucket.tryConsume(hits)) {
+        limitedBy = bucket;
+        break;
+      }
+    }
+    if (limitedBy === null && (matched.length === 0 || this.#alwaysConsumeDefault)) {
+      if (!this.#default.tryConsume(hits)) limitedBy = this.#default;
+    }
+    const reporter = limitedBy ?? matched[0] ?? this.#default;
+    if (limitedBy === null) {
+      this.stats.ok++;
+      return decision('ok', true, reporter);
+    }
+    this.stats.rateLimited++;
+    if (!this.#draw(this.#enforced)) return decision('shadow_limited', true, reporter);
+    this.stats.enforced++;
+    return decision('limited', false, reporter);
+  }
+
+  headers(d: LocalRateLimitDecision): Record<string, string> | null {
+    if (!this.#headers || d.outcome === 'disabled') return null;
+    return {
+      'x-ratelimit-limit': String(d.limit),
+      'x-ratelimit-remaining': String(d.remaining),
+      'x-ratelimit-reset': String(d.resetSeconds),
+    };
+  }
+
+  #draw(fraction: number): boolean {
+    if (fraction >= 1) return true;
+    if (fraction <= 0) return false;
+    return this.#random() < fraction;
+  }
+}
+
+function byFillRate(a: TokenBucket, b: TokenBucket): number {
+  return a.tokensPerFill / a.fillIntervalMs - b.tokensPerFill / b.fillIntervalMs;
+}
+
+function decision(
+  outcome: LocalRateLimitOutcome,
+  allowed: boolean,
+  bucket: TokenBucket,
+): LocalRateLimitDecision {
+  return {
+    outcome,
+    allowed,
+    limit: bucket.maxTokens,
+    remaining: bucket.available,
+    resetSeconds: Math.ceil(bucket.msUntilNextFill / 1000),
+  };
+}
+
+/**
+ * Envoy's HTTP `local_ratelimit` filter as a decision function: a default token bucket, optional
+ * descriptors with their own buckets (matched exactly on their entries),
+ * `alwaysConsumeDefaultTokenBucket`, the `filterEnabled` / `filterEnforced` fractions (shadow
+ * mode), and draft 03 x-ratelimit-* headers. Config names are Envoy's, in camelCase.
+ *
+ * @example
+ * ```ts
+ * const limiter = createLocalRateLimiter({
+ *   tokenBucket: { maxTokens: 100, tokensPerFill: 100, fillInterval: '1s' },
+ *   filterEnabled: { defaultValue: { numerator: 100 } },
+ *   filterEnforced: { defaultValue: { numerator: 100 } },
+ *   descriptors: [{ entries: [{ key: 'client', value: 'batch' }], tokenBucket: { maxTokens: 5, fillInterval: '1s' } }],
+ * });
+ * const d = limiter.check([{ entries: [{ key: 'client', value: req.headers['x-client'] }] }]);
+ * if (!d.allowed) reply(429, limiter.headers(d));
+ * ```
+ */
+export function createLocalRateLimiter(config: LocalRateLimitConfig): LocalRateLimiter {
+  return new EnvoyLocalRateLimiter(config);
+}
