@@ -4,6 +4,9 @@ export { ConcurrencyLimiter } from './concurrency-limiter.js';
 export { createKeyedLimiter } from './keyed-limiter.js';
 export { createLocalRateLimiter, durationMs } from './local-rate-limiter.js';
 export { systemClock, systemTimers } from './clock.js';
+export { createRedisRateLimiter } from './redis/redis-rate-limiter.js';
+export { createRlsClient, rlsRateLimitHeaders } from './rls/rls-client.js';
+export { loadRlsProto, rlsServiceDefinition, RLS_SERVICE } from './rls/rls-proto.js';
 export type {
   Clock,
   Decision,
@@ -28,5 +31,23 @@ export type {
   RuntimeFractionalPercent,
   TokenBucketConfig,
 } from './local-rate-limiter.js';
+export type {
+  FailureMode,
+  GlobalDecision,
+  GlobalOutcome,
+  RedisAlgorithm,
+  RedisRateLimiter,
+  RedisRateLimiterOptions,
+  RedisRateLimiterStats,
+  RedisScriptClient,
+} from './redis/redis-rate-limiter.js';
+export type {
+  RlsClient,
+  RlsClientOptions,
+  RlsCode,
+  RlsDecision,
+  RlsDescriptorStatus,
+  RlsOutcome,
+} from './rls/rls-client.js';
 // Re-exported so that users of this package alone can catch what it throws.
 export { ConfigError, InvalidArgumentError, MeshletError } from '@meshlet/errors';
