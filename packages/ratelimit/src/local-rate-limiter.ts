@@ -1,7 +1,7 @@
 import { ConfigError } from '@meshlet/errors';
 import { systemClock } from './clock.js';
 import { MIN_FILL_INTERVAL_MS, TokenBucket } from './token-bucket.js';
-import type { Clock, RateLimitDescriptor } from './types.js';
+import type { Clock, Decision, RateLimitDescriptor } from './types.js';
 import { checkCount, integerOption, objectOption, oneOf } from './validate.js';
 
 /** A protobuf `Duration` as Envoy's JSON/YAML config writes it (`"0.05s"`), or milliseconds. */
@@ -195,7 +195,7 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
 
   check(descriptors?: readonly RateLimitDescriptor[], hits = 1): LocalRateLimitDecision {
     checkCount(hits);
-    if (!this.#draw(this.#enabled)) return decision('disabled', true, this.#default);
+    if (!this.#draw(this.#enabled)) return decision('disabled', true, this.#default.consume(0));
     this.stats.enabled++;
 
     // Every request descriptor that matches a configured one verbatim; the slowest to refill is
@@ -209,25 +209,31 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
       }
       if (matched.length > 1) matched.sort(byFillRate);
     }
-    let limitedBy: TokenBucket | null = null;
+    // One clock read per bucket: the decision that reports is the bucket's own consume result,
+    // that of the bucket that refused, else of the first (slowest) matched bucket, else the default's.
+    let limited: Decision | null = null;
+    let first: Decision | null = null;
     for (const bucket of matched) {
-      if (!bucket.tryConsume(hits)) {
-        limitedBy = bucket;
+      const d = bucket.consume(hits);
+      first ??= d;
+      if (!d.allowed) {
+        limited = d;
         break;
       }
     }
-    if (limitedBy === null && (matched.length === 0 || this.#alwaysConsumeDefault)) {
-      if (!this.#default.tryConsume(hits)) limitedBy = this.#default;
+    if (limited === null && (matched.length === 0 || this.#alwaysConsumeDefault)) {
+      const d = this.#default.consume(hits);
+      if (!d.allowed) limited = d;
+      first ??= d;
     }
-    const reporter = limitedBy ?? matched[0] ?? this.#default;
-    if (limitedBy === null) {
+    if (limited === null) {
       this.stats.ok++;
-      return decision('ok', true, reporter);
+      return decision('ok', true, first as Decision);
     }
     this.stats.rateLimited++;
-    if (!this.#draw(this.#enforced)) return decision('shadow_limited', true, reporter);
+    if (!this.#draw(this.#enforced)) return decision('shadow_limited', true, limited);
     this.stats.enforced++;
-    return decision('limited', false, reporter);
+    return decision('limited', false, limited);
   }
 
   headers(d: LocalRateLimitDecision): Record<string, string> | null {
@@ -250,17 +256,13 @@ function byFillRate(a: TokenBucket, b: TokenBucket): number {
   return a.tokensPerFill / a.fillIntervalMs - b.tokensPerFill / b.fillIntervalMs;
 }
 
-function decision(
-  outcome: LocalRateLimitOutcome,
-  allowed: boolean,
-  bucket: TokenBucket,
-): LocalRateLimitDecision {
+function decision(outcome: LocalRateLimitOutcome, allowed: boolean, d: Decision): LocalRateLimitDecision {
   return {
     outcome,
     allowed,
-    limit: bucket.maxTokens,
-    remaining: bucket.available,
-    resetSeconds: Math.ceil(bucket.msUntilNextFill / 1000),
+    limit: d.limit,
+    remaining: d.remaining,
+    resetSeconds: Math.ceil(d.resetAfterMs / 1000),
   };
 }
 
