@@ -1,7 +1,8 @@
 import { ConfigError } from '@meshlet/errors';
 import { systemClock } from './clock.js';
 import { MIN_FILL_INTERVAL_MS, TokenBucket } from './token-bucket.js';
-import type { Clock, Decision, RateLimitDescriptor } from './types.js';
+import { LRUCache } from 'lru-cache';
+import type { Clock, Decision, DescriptorEntry, RateLimitDescriptor, RefillStyle } from './types.js';
 import { checkCount, integerOption, objectOption, oneOf } from './validate.js';
 
 /** A protobuf `Duration` as Envoy's JSON/YAML config writes it (`"0.05s"`), or milliseconds. */
@@ -39,8 +40,15 @@ export interface LocalRateLimitDescriptorConfig {
 export interface LocalRateLimitConfig {
   /** The default bucket. */
   readonly tokenBucket: TokenBucketConfig;
-  /** Descriptors with their own buckets, matched verbatim against the request's descriptors. */
+  /**
+   * Descriptors with their own buckets, matched verbatim against the request's descriptors. An
+   * entry with an empty value is a wildcard (Envoy's dynamic descriptors): it matches any value
+   * of its key, and each distinct value gets its own bucket, the most recent
+   * `maxDynamicDescriptors` of them kept.
+   */
   readonly descriptors?: readonly LocalRateLimitDescriptorConfig[];
+  /** The most buckets kept for wildcard descriptors (least recently used evicted). Default 20, as Envoy. */
+  readonly maxDynamicDescriptors?: number;
   /** The fraction of requests checked at all. Default 0 %, as Envoy ("for safety"). */
   readonly filterEnabled?: RuntimeFractionalPercent;
   /** The fraction of checked requests whose "limited" is enforced; the others are shadow mode. Default 0 %. */
@@ -49,6 +57,12 @@ export interface LocalRateLimitConfig {
   readonly alwaysConsumeDefaultTokenBucket?: boolean;
   /** `DRAFT_VERSION_03` makes {@link LocalRateLimiter.headers} return the x-ratelimit-* headers. Default `OFF`. */
   readonly enableXRatelimitHeaders?: 'OFF' | 'DRAFT_VERSION_03';
+  /**
+   * How the buckets refill (a meshlet option, not an Envoy field). Default `'interval'`: Envoy's
+   * classic timer fill, `tokensPerFill` at each `fillInterval`. Envoy's newer timer-less bucket
+   * refills continuously at the same average rate: `'continuous'` matches it.
+   */
+  readonly refill?: RefillStyle;
   /** Clock; default `performance.now`. */
   readonly clock?: Clock;
   /** Uniform random numbers in [0, 1) for the enabled / enforced fractions; default `Math.random`. */
@@ -123,7 +137,7 @@ function fraction(name: string, value: RuntimeFractionalPercent | undefined): nu
   return Math.min(integerOption(`${name}.defaultValue.numerator`, percent.numerator, 0), scale) / scale;
 }
 
-function bucketFrom(name: string, config: TokenBucketConfig, clock: Clock): TokenBucket {
+function bucketFrom(name: string, config: TokenBucketConfig, clock: Clock, refill: RefillStyle): TokenBucket {
   objectOption(name, config);
   const fillIntervalMs = durationMs(`${name}.fillInterval`, config.fillInterval);
   if (fillIntervalMs < MIN_FILL_INTERVAL_MS) {
@@ -135,7 +149,7 @@ function bucketFrom(name: string, config: TokenBucketConfig, clock: Clock): Toke
     maxTokens: integerOption(`${name}.maxTokens`, config.maxTokens, 1, 2 ** 32 - 1),
     tokensPerFill: integerOption(`${name}.tokensPerFill`, config.tokensPerFill ?? 1, 1, 2 ** 32 - 1),
     fillIntervalMs,
-    refill: 'interval',
+    refill,
     clock,
   });
 }
@@ -153,6 +167,10 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
   readonly stats: LocalRateLimitStats = { enabled: 0, enforced: 0, rateLimited: 0, ok: 0 };
   readonly #default: TokenBucket;
   readonly #descriptors: Map<string, TokenBucket>;
+  readonly #wildcards: Wildcard[] = [];
+  readonly #dynamic: LRUCache<string, TokenBucket>;
+  readonly #clock: Clock;
+  readonly #refill: RefillStyle;
   readonly #alwaysConsumeDefault: boolean;
   readonly #enabled: number;
   readonly #enforced: number;
@@ -164,9 +182,11 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
   constructor(config: LocalRateLimitConfig) {
     objectOption('local rate limit config', config);
     const clock = config.clock ?? systemClock;
-    this.#default = bucketFrom('tokenBucket', config.tokenBucket, clock);
+    const refill = oneOf('refill', config.refill ?? 'interval', ['interval', 'continuous'] as const);
+    this.#default = bucketFrom('tokenBucket', config.tokenBucket, clock, refill);
     this.#descriptors = new Map();
     const descriptors = config.descriptors ?? [];
+    const seen = new Set<string>();
     for (let i = 0; i < descriptors.length; i++) {
       const d = descriptors[i] as LocalRateLimitDescriptorConfig;
       const name = `descriptors[${i}]`;
@@ -179,9 +199,18 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
         }
       }
       const key = descriptorKey(d);
-      if (this.#descriptors.has(key)) throw new ConfigError(`${name} duplicates an earlier descriptor`);
-      this.#descriptors.set(key, bucketFrom(`${name}.tokenBucket`, d.tokenBucket, clock));
+      if (seen.has(key)) throw new ConfigError(`${name} duplicates an earlier descriptor`);
+      seen.add(key);
+      const bucket = bucketFrom(`${name}.tokenBucket`, d.tokenBucket, clock, refill);
+      const entries = d.entries as readonly DescriptorEntry[];
+      if (entries.some((e) => e.value === '')) this.#wildcards.push(new Wildcard(entries, d.tokenBucket));
+      else this.#descriptors.set(key, bucket);
     }
+    this.#clock = clock;
+    this.#refill = refill;
+    this.#dynamic = new LRUCache({
+      max: integerOption('maxDynamicDescriptors', config.maxDynamicDescriptors ?? 20, 1, 2 ** 24),
+    });
     this.#alwaysConsumeDefault = config.alwaysConsumeDefaultTokenBucket ?? true;
     this.#enabled = fraction('filterEnabled', config.filterEnabled);
     this.#enforced = fraction('filterEnforced', config.filterEnforced);
@@ -202,9 +231,10 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
     // consumed first, as Envoy does, and the first that is empty decides.
     const matched = this.#matched;
     matched.length = 0;
-    if (descriptors !== undefined && this.#descriptors.size > 0) {
+    if (descriptors !== undefined && (this.#descriptors.size > 0 || this.#wildcards.length > 0)) {
       for (const descriptor of descriptors) {
-        const bucket = this.#descriptors.get(descriptorKey(descriptor));
+        const key = descriptorKey(descriptor);
+        const bucket = this.#descriptors.get(key) ?? this.#dynamicBucket(key, descriptor);
         if (bucket !== undefined && !matched.includes(bucket)) matched.push(bucket);
       }
       if (matched.length > 1) matched.sort(byFillRate);
@@ -245,10 +275,44 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
     };
   }
 
+  /** The bucket of the first wildcard descriptor that `descriptor` matches, made on first use. */
+  #dynamicBucket(key: string, descriptor: RateLimitDescriptor): TokenBucket | undefined {
+    if (this.#wildcards.length === 0) return undefined;
+    const known = this.#dynamic.get(key);
+    if (known !== undefined) return known;
+    for (const wildcard of this.#wildcards) {
+      if (!wildcard.matches(descriptor)) continue;
+      const bucket = bucketFrom('descriptor', wildcard.tokenBucket, this.#clock, this.#refill);
+      this.#dynamic.set(key, bucket);
+      return bucket;
+    }
+    return undefined;
+  }
+
   #draw(fraction: number): boolean {
     if (fraction >= 1) return true;
     if (fraction <= 0) return false;
     return this.#random() < fraction;
+  }
+}
+
+/** A descriptor with wildcard entries (empty values): keys must be equal, values equal or wild. */
+class Wildcard {
+  readonly entries: readonly DescriptorEntry[];
+  readonly tokenBucket: TokenBucketConfig;
+  constructor(entries: readonly DescriptorEntry[], tokenBucket: TokenBucketConfig) {
+    this.entries = entries.map((e) => ({ key: e.key, value: e.value }));
+    this.tokenBucket = tokenBucket;
+  }
+  matches(descriptor: RateLimitDescriptor): boolean {
+    const entries = descriptor.entries;
+    if (entries.length !== this.entries.length) return false;
+    for (let i = 0; i < entries.length; i++) {
+      const want = this.entries[i] as DescriptorEntry;
+      const got = entries[i] as DescriptorEntry;
+      if (want.key !== got.key || (want.value !== '' && want.value !== got.value)) return false;
+    }
+    return true;
   }
 }
 

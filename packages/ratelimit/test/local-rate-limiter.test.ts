@@ -136,6 +136,42 @@ describe('createLocalRateLimiter: descriptors', () => {
     expect(l.check([d(['k', 'fast'])])).toMatchObject({ outcome: 'ok', limit: 5, remaining: 2 });
   });
 
+  it("refill: 'continuous' refills at the same average rate, without waiting for the interval", () => {
+    const clock = new ManualClock();
+    const l = limiter(
+      { refill: 'continuous', tokenBucket: { maxTokens: 2, tokensPerFill: 2, fillInterval: '1s' } },
+      clock,
+    );
+    expect(l.check(undefined, 2).outcome).toBe('ok');
+    clock.advance(500); // half an interval: one token back (the interval style would have none)
+    expect(l.check().outcome).toBe('ok');
+    expect(l.check().outcome).toBe('limited');
+    expect(() => limiter({ refill: 'sometimes' as 'interval' })).toThrow(ConfigError);
+  });
+
+  it('a wildcard entry (empty value) gives each value its own bucket, the most recent maxDynamicDescriptors kept', () => {
+    const l = limiter({
+      tokenBucket: { maxTokens: 100, fillInterval: '1s' },
+      maxDynamicDescriptors: 2,
+      descriptors: [
+        { entries: [{ key: 'user', value: '' }], tokenBucket: { maxTokens: 1, fillInterval: '60s' } },
+        { entries: [{ key: 'user', value: 'admin' }], tokenBucket: { maxTokens: 3, fillInterval: '60s' } },
+      ],
+    });
+    const user = (id: string) => [d(['user', id])];
+    expect(l.check(user('alice'))).toMatchObject({ outcome: 'ok', limit: 1 });
+    expect(l.check(user('alice')).outcome).toBe('limited');
+    expect(l.check(user('bob')).outcome).toBe('ok'); // bob's own bucket
+    // An exact descriptor wins over the wildcard.
+    expect(l.check(user('admin'))).toMatchObject({ outcome: 'ok', limit: 3 });
+    // Other keys or other lengths do not match the wildcard.
+    expect(l.check([d(['team', 'x'])]).limit).toBe(100);
+    expect(l.check([d(['user', 'alice'], ['path', '/'])]).limit).toBe(100);
+    // A third value evicts the least recently used (alice), which then starts afresh.
+    expect(l.check(user('carol')).outcome).toBe('ok');
+    expect(l.check(user('alice')).outcome).toBe('ok');
+  });
+
   it('hits take several tokens at once', () => {
     const l = limiter({});
     expect(l.check(undefined, 2)).toMatchObject({ outcome: 'ok', remaining: 1 });
