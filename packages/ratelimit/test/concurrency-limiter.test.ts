@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConcurrencyLimiter, ConfigError, InvalidArgumentError } from '../src/index.ts';
 import { ManualTimers } from './helpers.ts';
@@ -52,5 +53,48 @@ describe('ConcurrencyLimiter', () => {
     expect(() => new ConcurrencyLimiter({ maxInFlight: 0 })).toThrow(ConfigError);
     expect(() => new ConcurrencyLimiter({ maxInFlight: 1, maxQueue: -1 })).toThrow(ConfigError);
     expect(() => new ConcurrencyLimiter({ maxInFlight: 1, queueTimeoutMs: -5 })).toThrow(ConfigError);
+  });
+
+  it('property: never more than maxInFlight granted and maxQueue waiting; every waiter settles once', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.array(fc.constantFrom('acquire', 'release', 'tick'), { maxLength: 60 }),
+        async (maxInFlight, maxQueue, ops) => {
+          const timers = new ManualTimers();
+          const limiter = new ConcurrencyLimiter({ maxInFlight, maxQueue, queueTimeoutMs: 10, timers });
+          let holding = 0; // slots granted and not yet released
+          let settled = 0;
+          let started = 0;
+          const settle = (r: { ok: boolean }): void => {
+            settled++;
+            if (r.ok) holding++;
+          };
+          for (const op of ops) {
+            if (op === 'acquire') {
+              const r = limiter.acquire();
+              if (r instanceof Promise) {
+                started++;
+                void r.then(settle);
+              } else if (r.ok) holding++;
+            } else if (op === 'release' && holding > 0) {
+              holding--;
+              limiter.release();
+            } else if (op === 'tick') timers.advance(5);
+            await Promise.resolve();
+            expect(limiter.inFlight).toBeLessThanOrEqual(maxInFlight);
+            expect(limiter.queued).toBeLessThanOrEqual(maxQueue);
+            expect(holding).toBeLessThanOrEqual(maxInFlight);
+          }
+          timers.advance(10);
+          await Promise.resolve();
+          await Promise.resolve();
+          expect(settled).toBe(started);
+          expect(limiter.queued).toBe(0);
+          expect(limiter.inFlight).toBe(holding);
+        },
+      ),
+    );
   });
 });

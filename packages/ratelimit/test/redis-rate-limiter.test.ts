@@ -270,7 +270,9 @@ describe.skipIf(!redisAvailable())('createRedisRateLimiter on a real redis-serve
         const results = await Promise.all(workers.map((w) => w.done));
         const admitted = results.reduce((sum, r) => sum + r.admitted, 0);
         expect(results.every((r) => r.errors === 0)).toBe(true);
-        expect(results.every((r) => r.admitted > 0)).toBe(true);
+        // Both really asked Redis (which of them wins the tokens is up to the scheduler).
+        expect(results.every((r) => r.roundTrips > 0)).toBe(true);
+        // Without a shared limit they would have admitted 200 between them.
         // limit 100 per hour: at most one more token refills during the test.
         const slack = 2 * lease;
         expect(admitted).toBeLessThanOrEqual(100 + 1 + slack);
