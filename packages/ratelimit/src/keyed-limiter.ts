@@ -66,7 +66,7 @@ class LruKeyedLimiter implements KeyedLimiter {
       // Read the clock at every check: lru-cache's default caches it for 1 ms behind a timer,
       // which an injected clock does not drive.
       ttlResolution: 0,
-      disposeAfter: (_value, _key, reason) => {
+      dispose: (_value, _key, reason) => {
         if (reason === 'evict') this.#evictions++;
       },
     });
