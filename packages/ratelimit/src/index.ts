@@ -3,7 +3,7 @@ export { SlidingWindow } from './sliding-window.js';
 export { ConcurrencyLimiter } from './concurrency-limiter.js';
 export { createKeyedLimiter } from './keyed-limiter.js';
 export { createLocalRateLimiter, durationMs } from './local-rate-limiter.js';
-export { systemClock, systemTimers } from './clock.js';
+export { CachedClock, systemClock, systemTimers } from './clock.js';
 export { createRedisRateLimiter } from './redis/redis-rate-limiter.js';
 export { createRlsClient, rlsRateLimitHeaders } from './rls/rls-client.js';
 export { loadRlsProto, rlsServiceDefinition, RLS_SERVICE } from './rls/rls-proto.js';
