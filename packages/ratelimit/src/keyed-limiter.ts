@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { systemClock } from './clock.js';
 import { TokenBucket } from './token-bucket.js';
 import type { Clock, Decision, RefillStyle } from './types.js';
-import { integerOption, numberOption, objectOption } from './validate.js';
+import { checkCount, integerOption, numberOption, objectOption } from './validate.js';
 
 /** Options of {@link createKeyedLimiter}. */
 export interface KeyedLimiterOptions {
@@ -73,6 +73,8 @@ class LruKeyedLimiter implements KeyedLimiter {
   }
 
   consume(key: string, n = 1): Decision {
+    // A bad count must not leave a new key behind.
+    checkCount(n);
     let bucket = this.#cache.get(key);
     if (bucket === undefined) {
       bucket = new TokenBucket(this.#bucket);

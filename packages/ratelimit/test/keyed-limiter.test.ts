@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, createKeyedLimiter } from '../src/index.ts';
+import { ConfigError, InvalidArgumentError, createKeyedLimiter } from '../src/index.ts';
 import { ManualClock } from './helpers.ts';
 
 const bucket = { maxTokens: 2, tokensPerFill: 1, fillIntervalMs: 1000 };
@@ -50,6 +50,12 @@ describe('createKeyedLimiter', () => {
     expect(limiter.consume('a').allowed).toBe(false);
     clock.advance(6000);
     expect(limiter.consume('a', 2).allowed).toBe(true); // expired: a fresh bucket
+  });
+
+  it('a bad count throws and leaves no key behind', () => {
+    const limiter = createKeyedLimiter({ maxKeys: 10, ttlMs: 1000, bucket, clock: new ManualClock() });
+    expect(() => limiter.consume('a', -1)).toThrow(InvalidArgumentError);
+    expect(limiter.size).toBe(0);
   });
 
   it('rejects bad options at creation', () => {
