@@ -121,12 +121,17 @@ describe.skipIf(!redisAvailable())('createRedisRateLimiter on a real redis-serve
         lease: { size: 10, ttlMs: 60_000 },
         clock: now,
       });
-      const d = await l.consume(freshKey());
+      const key = freshKey();
+      const d = await l.consume(key);
       expect(d.allowed).toBe(true);
       expect(d.resetAfterMs).toBeLessThanOrEqual(1000);
+      expect(l.consume(key)).toMatchObject({ fromLease: true });
       // The lease's lifetime is the window's remaining time, not the 60 s TTL.
-      now.t += 1001;
-      expect(l.consume(freshKey())).toBeInstanceOf(Promise);
+      now.t += 1000;
+      const next = l.consume(key);
+      expect(next).toBeInstanceOf(Promise);
+      expect(await next).toMatchObject({ outcome: 'allowed', fromLease: false });
+      expect(l.stats.roundTrips).toBe(2);
     });
   });
 
