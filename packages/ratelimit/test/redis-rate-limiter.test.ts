@@ -112,6 +112,24 @@ describe.skipIf(!redisAvailable())('createRedisRateLimiter on a real redis-serve
       expect(l.consume(key)).not.toBeInstanceOf(Promise);
     });
 
+    it('requests queued behind a refill are served in order from it; past the limit they are refused', async () => {
+      const l = limiter({ algorithm: 'token_bucket', limit: 6, lease: { size: 5 } });
+      const key = freshKey();
+      const all = await Promise.all(Array.from({ length: 7 }, () => Promise.resolve(l.consume(key))));
+      expect(all.map((d) => d.outcome)).toEqual([
+        'allowed',
+        'allowed',
+        'allowed',
+        'allowed',
+        'allowed',
+        'allowed',
+        'limited',
+      ]);
+      expect(all.map((d) => d.fromLease)).toEqual([false, true, true, true, true, false, false]);
+      // One round trip leased 5 tokens, the next the 1 left (for the 6th), a third found none.
+      expect(l.stats.roundTrips).toBe(3);
+    });
+
     it('a fixed window lease ends with its window', async () => {
       const now = { t: 0, now: () => now.t };
       const l = limiter({
@@ -162,6 +180,37 @@ describe.skipIf(!redisAvailable())('createRedisRateLimiter on a real redis-serve
         // Redis answers again: decisions are back, and the late reply changed nothing.
         const after = await l.consume(key);
         expect(after.outcome).toBe('allowed');
+      });
+
+      it(`slow, fail-${failureMode}, with leasing: the requests queued behind one refill share its timeout`, async () => {
+        const admin = new Redis({ port: server.port, host: '127.0.0.1' });
+        const timers = new ManualTimers();
+        const l = limiter({
+          algorithm: 'sliding_window',
+          lease: { size: 2 },
+          timeoutMs: 20,
+          failureMode,
+          timers,
+        });
+        await admin.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+        try {
+          const key = freshKey();
+          const pending = Array.from({ length: 4 }, () => Promise.resolve(l.consume(key)));
+          expect(timers.pending.size).toBe(1);
+          timers.advance(20);
+          const decisions = await Promise.all(pending);
+          for (const d of decisions) {
+            expect(d).toMatchObject({
+              outcome: 'store_error',
+              allowed: failureMode === 'open',
+              failure: 'timeout',
+            });
+          }
+          expect(l.stats).toMatchObject({ roundTrips: 1, storeErrors: 1 });
+        } finally {
+          await admin.call('CLIENT', 'UNPAUSE');
+          admin.disconnect();
+        }
       });
 
       it(`down (connection refused), fail-${failureMode}: store_error with the client's error`, async () => {

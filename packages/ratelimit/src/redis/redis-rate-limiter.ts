@@ -101,10 +101,22 @@ export interface RedisRateLimiter {
   readonly leaseSlack: number;
 }
 
+/** A request waiting for its key's refill. */
+class Waiter {
+  readonly n: number;
+  readonly resolve: (decision: GlobalDecision) => void;
+  constructor(n: number, resolve: (decision: GlobalDecision) => void) {
+    this.n = n;
+    this.resolve = resolve;
+  }
+}
+
+/** This process's tokens for one key, and the requests waiting for the next refill. */
 class Lease {
   tokens = 0;
   expiresAt = 0;
-  pending: Promise<void> | null = null;
+  refilling = false;
+  waiters: Waiter[] = [];
 }
 
 interface Reply {
@@ -175,52 +187,98 @@ class RedisLimiter implements RedisRateLimiter {
   consume(key: string, n = 1): GlobalDecision | Promise<GlobalDecision> {
     checkCount(n);
     const leases = this.#leases;
-    if (leases === null) return this.#ask(key, n, n, null);
+    if (leases === null)
+      return this.#roundTrip(this.#prefix + key, n, n).then((reply) => this.#decide(reply, n));
     let lease = leases.get(key);
     if (lease === undefined) {
       lease = new Lease();
       leases.set(key, lease);
     }
-    if (lease.pending !== null) return this.#afterPending(lease, key, n);
-    if (lease.tokens >= n && this.#clock.now() < lease.expiresAt) {
+    if (!lease.refilling && lease.tokens >= n && this.#clock.now() < lease.expiresAt) {
       lease.tokens -= n;
       this.stats.leaseHits++;
-      return decision(
-        'allowed',
-        true,
-        this.#limit,
-        lease.tokens,
-        lease.expiresAt - this.#clock.now(),
-        true,
-        null,
-        null,
-      );
+      return this.#fromLease(lease);
     }
-    return this.#ask(key, Math.max(n, this.#leaseSize), n, lease);
+    // One refill per key at a time: requests arriving meanwhile queue behind it, in order.
+    const waiters = lease.waiters;
+    const waiting = new Promise<GlobalDecision>((resolve) => {
+      waiters.push(new Waiter(n, resolve));
+    });
+    if (!lease.refilling) this.#refill(key, lease);
+    return waiting;
   }
 
-  /** One refill per key at a time: later callers wait for it, then try the lease again. */
-  async #afterPending(lease: Lease, key: string, n: number): Promise<GlobalDecision> {
-    while (lease.pending !== null) await lease.pending;
-    return this.consume(key, n);
-  }
-
-  #ask(key: string, want: number, need: number, lease: Lease | null): Promise<GlobalDecision> {
-    const result = this.#roundTrip(this.#prefix + key, want, need).then((reply) =>
-      this.#decide(reply, need, lease),
+  #fromLease(lease: Lease): GlobalDecision {
+    return decision(
+      'allowed',
+      true,
+      this.#limit,
+      lease.tokens,
+      lease.expiresAt - this.#clock.now(),
+      true,
+      null,
+      null,
     );
-    if (lease !== null) {
-      // The lease's refill is in flight: it is drained, and it gets what the round trip grants.
-      lease.tokens = 0;
-      const pending = result.then(() => {
-        lease.pending = null;
-      });
-      lease.pending = pending;
-    }
-    return result;
   }
 
-  #decide(reply: Reply | StoreFailure, need: number, lease: Lease | null): GlobalDecision {
+  /** Asks Redis for a lease big enough for the first waiter, then serves the waiters from it. */
+  #refill(key: string, lease: Lease): void {
+    const need = (lease.waiters[0] as Waiter).n;
+    lease.refilling = true;
+    // What was left is given up: Redis counted it already, so it is never admitted twice.
+    lease.tokens = 0;
+    void this.#roundTrip(this.#prefix + key, Math.max(need, this.#leaseSize), need).then((reply) => {
+      this.#settle(key, lease, reply, need);
+    });
+  }
+
+  #settle(key: string, lease: Lease, reply: Reply | StoreFailure, need: number): void {
+    lease.refilling = false;
+    const waiters = lease.waiters;
+    const first = waiters[0] as Waiter;
+    const outcome = this.#decide(reply, need);
+    if (outcome.outcome === 'store_error') {
+      // The waiters all waited for this round trip: they share its failure rather than each
+      // waiting out a timeout of its own.
+      lease.waiters = [];
+      for (const w of waiters) w.resolve(outcome);
+      return;
+    }
+    let next = 1;
+    if (outcome.outcome === 'limited') {
+      first.resolve(outcome);
+      // Redis had fewer than the first waiter's tokens; those asking for more are refused too.
+      const left = (reply as Reply).remaining;
+      const stay: Waiter[] = [];
+      for (; next < waiters.length; next++) {
+        const w = waiters[next] as Waiter;
+        if (w.n > left) w.resolve(outcome);
+        else stay.push(w);
+      }
+      lease.waiters = stay;
+    } else {
+      const granted = (reply as Reply).granted;
+      lease.tokens = granted - need;
+      // A fixed window's lease ends with the window it was counted in, so the window's limit holds.
+      const reset = (reply as Reply).resetAfterMs;
+      lease.expiresAt =
+        this.#clock.now() + (this.#fixedWindow ? Math.min(this.#leaseTtlMs, reset) : this.#leaseTtlMs);
+      first.resolve(
+        decision('allowed', true, this.#limit, outcome.remaining + lease.tokens, reset, false, null, null),
+      );
+      for (; next < waiters.length; next++) {
+        const w = waiters[next] as Waiter;
+        if (w.n > lease.tokens) break;
+        lease.tokens -= w.n;
+        this.stats.leaseHits++;
+        w.resolve(this.#fromLease(lease));
+      }
+      lease.waiters = waiters.slice(next);
+    }
+    if (lease.waiters.length > 0) this.#refill(key, lease);
+  }
+
+  #decide(reply: Reply | StoreFailure, need: number): GlobalDecision {
     if (reply instanceof StoreFailure) {
       this.stats.storeErrors++;
       return decision('store_error', this.#failOpen, this.#limit, 0, 0, false, reply.failure, reply.error);
@@ -228,15 +286,7 @@ class RedisLimiter implements RedisRateLimiter {
     if (reply.granted < need) {
       return decision('limited', false, this.#limit, reply.remaining, reply.resetAfterMs, false, null, null);
     }
-    let remaining = reply.remaining;
-    if (lease !== null) {
-      lease.tokens = reply.granted - need;
-      // A fixed window's lease ends with the window it was counted in, so the window's limit holds.
-      const ttl = this.#fixedWindow ? Math.min(this.#leaseTtlMs, reply.resetAfterMs) : this.#leaseTtlMs;
-      lease.expiresAt = this.#clock.now() + ttl;
-      remaining += lease.tokens;
-    }
-    return decision('allowed', true, this.#limit, remaining, reply.resetAfterMs, false, null, null);
+    return decision('allowed', true, this.#limit, reply.remaining, reply.resetAfterMs, false, null, null);
   }
 
   #roundTrip(key: string, want: number, need: number): Promise<Reply | StoreFailure> {
