@@ -166,7 +166,9 @@ function descriptorKey(descriptor: RateLimitDescriptor): string {
 class EnvoyLocalRateLimiter implements LocalRateLimiter {
   readonly stats: LocalRateLimitStats = { enabled: 0, enforced: 0, rateLimited: 0, ok: 0 };
   readonly #default: TokenBucket;
-  readonly #descriptors: Map<string, TokenBucket>;
+  /** Exact descriptors, as a trie of entries: a lookup walks the request's entries, no key built. */
+  readonly #exact = new DescriptorNode();
+  #exactCount = 0;
   readonly #wildcards: Wildcard[] = [];
   readonly #dynamic: LRUCache<string, TokenBucket>;
   readonly #clock: Clock;
@@ -184,7 +186,6 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
     const clock = config.clock ?? systemClock;
     const refill = oneOf('refill', config.refill ?? 'interval', ['interval', 'continuous'] as const);
     this.#default = bucketFrom('tokenBucket', config.tokenBucket, clock, refill);
-    this.#descriptors = new Map();
     const descriptors = config.descriptors ?? [];
     const seen = new Set<string>();
     for (let i = 0; i < descriptors.length; i++) {
@@ -204,7 +205,10 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
       const bucket = bucketFrom(`${name}.tokenBucket`, d.tokenBucket, clock, refill);
       const entries = d.entries as readonly DescriptorEntry[];
       if (entries.some((e) => e.value === '')) this.#wildcards.push(new Wildcard(entries, d.tokenBucket));
-      else this.#descriptors.set(key, bucket);
+      else {
+        insertDescriptor(this.#exact, entries, bucket);
+        this.#exactCount++;
+      }
     }
     this.#clock = clock;
     this.#refill = refill;
@@ -231,10 +235,9 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
     // consumed first, as Envoy does, and the first that is empty decides.
     const matched = this.#matched;
     matched.length = 0;
-    if (descriptors !== undefined && (this.#descriptors.size > 0 || this.#wildcards.length > 0)) {
+    if (descriptors !== undefined && (this.#exactCount > 0 || this.#wildcards.length > 0)) {
       for (const descriptor of descriptors) {
-        const key = descriptorKey(descriptor);
-        const bucket = this.#descriptors.get(key) ?? this.#dynamicBucket(key, descriptor);
+        const bucket = findDescriptor(this.#exact, descriptor.entries) ?? this.#dynamicBucket(descriptor);
         if (bucket !== undefined && !matched.includes(bucket)) matched.push(bucket);
       }
       if (matched.length > 1) matched.sort(byFillRate);
@@ -276,8 +279,9 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
   }
 
   /** The bucket of the first wildcard descriptor that `descriptor` matches, made on first use. */
-  #dynamicBucket(key: string, descriptor: RateLimitDescriptor): TokenBucket | undefined {
+  #dynamicBucket(descriptor: RateLimitDescriptor): TokenBucket | undefined {
     if (this.#wildcards.length === 0) return undefined;
+    const key = descriptorKey(descriptor);
     const known = this.#dynamic.get(key);
     if (known !== undefined) return known;
     for (const wildcard of this.#wildcards) {
@@ -294,6 +298,44 @@ class EnvoyLocalRateLimiter implements LocalRateLimiter {
     if (fraction <= 0) return false;
     return this.#random() < fraction;
   }
+}
+
+/** A node of the trie of exact descriptors: entry key → entry value → next node. */
+class DescriptorNode {
+  bucket: TokenBucket | undefined = undefined;
+  readonly next = new Map<string, Map<string, DescriptorNode>>();
+}
+
+function insertDescriptor(
+  root: DescriptorNode,
+  entries: readonly DescriptorEntry[],
+  bucket: TokenBucket,
+): void {
+  let node = root;
+  for (const { key, value } of entries) {
+    let values = node.next.get(key);
+    if (values === undefined) {
+      values = new Map<string, DescriptorNode>();
+      node.next.set(key, values);
+    }
+    let child = values.get(value);
+    if (child === undefined) {
+      child = new DescriptorNode();
+      values.set(value, child);
+    }
+    node = child;
+  }
+  node.bucket = bucket;
+}
+
+/** The bucket of the descriptor with exactly these entries, found without building a key. */
+function findDescriptor(root: DescriptorNode, entries: readonly DescriptorEntry[]): TokenBucket | undefined {
+  let node: DescriptorNode | undefined = root;
+  for (let i = 0; i < entries.length && node !== undefined; i++) {
+    const entry = entries[i] as DescriptorEntry;
+    node = node.next.get(entry.key)?.get(entry.value);
+  }
+  return node?.bucket;
 }
 
 /** A descriptor with wildcard entries (empty values): keys must be equal, values equal or wild. */

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, createLocalRateLimiter, durationMs } from '../src/index.ts';
 import type { LocalRateLimitConfig, RateLimitDescriptor } from '../src/index.ts';
@@ -176,6 +177,36 @@ describe('createLocalRateLimiter: descriptors', () => {
     const l = limiter({});
     expect(l.check(undefined, 2)).toMatchObject({ outcome: 'ok', remaining: 1 });
     expect(l.check(undefined, 2).outcome).toBe('limited');
+  });
+});
+
+describe('createLocalRateLimiter: descriptor matching, property', () => {
+  // Small alphabets so that near misses (a prefix, a reordering, one other value) are common.
+  const entry = fc.record({ key: fc.constantFrom('a', 'b', 'c'), value: fc.constantFrom('x', 'y') });
+  const entries = fc.array(entry, { minLength: 1, maxLength: 3 });
+  // The reference: equal as JSON (same entries, same order).
+  const same = (p: readonly { key: string; value: string }[], q: readonly { key: string; value: string }[]) =>
+    JSON.stringify(p.map((e) => [e.key, e.value])) === JSON.stringify(q.map((e) => [e.key, e.value]));
+
+  it('a request descriptor uses the configured bucket with exactly its entries, else the default', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(entries, { maxLength: 8, comparator: same }),
+        entries,
+        (configured, request) => {
+          // Each descriptor's maxTokens is its index + 1: the decision's limit names the bucket.
+          const l = limiter({
+            tokenBucket: { maxTokens: 1000, fillInterval: '1s' },
+            descriptors: configured.map((e, i) => ({
+              entries: e,
+              tokenBucket: { maxTokens: i + 1, fillInterval: '1s' },
+            })),
+          });
+          const index = configured.findIndex((e) => same(e, request));
+          expect(l.check([{ entries: request }]).limit).toBe(index < 0 ? 1000 : index + 1);
+        },
+      ),
+    );
   });
 });
 
