@@ -10,7 +10,7 @@ import type { GlobalDecision, RedisAlgorithm } from '@meshlet/ratelimit';
 import { fmt, rate, smoke, table } from '../../../bench/harness.ts';
 import { RedisServer, redisAvailable } from '../test/redis-server.ts';
 
-if (!redisAvailable()) {
+if (!redisAvailable('the Redis benchmark')) {
   if (!smoke) throw new Error('the Redis benchmark needs redis-server (apt-get install -y redis-server)');
   process.exit(0);
 }

@@ -9,12 +9,12 @@ import { createServer } from 'node:net';
 const REQUIRED = process.env.MESHLET_REQUIRE_REDIS === '1';
 
 /** Whether redis-server can run here; throws when it cannot but must (CI). */
-export function redisAvailable(): boolean {
+export function redisAvailable(what = 'the Redis tests'): boolean {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (probe.status === 0) return true;
   const why = 'redis-server is not installed (apt-get install -y redis-server)';
   if (REQUIRED) throw new Error(`MESHLET_REQUIRE_REDIS=1 but ${why}`);
-  console.warn(`\n!!!!!!!!\n!!! SKIPPING the Redis tests of @meshlet/ratelimit: ${why}\n!!!!!!!!\n`);
+  console.warn(`\n!!!!!!!!\n!!! SKIPPING ${what} of @meshlet/ratelimit: ${why}\n!!!!!!!!\n`);
   return false;
 }
 
