@@ -1,0 +1,16 @@
+import type { Clock, Scheduler } from './types.js';
+
+/** The real clock: `performance.now()`, in milliseconds. */
+export const systemClock: Clock = { now: () => performance.now() };
+
+/** The real scheduler: Node's `setTimeout`, with the handle unref'd so it never keeps the process alive. */
+export const systemScheduler: Scheduler = {
+  setTimeout(callback: () => void, delayMs: number): unknown {
+    const handle = setTimeout(callback, delayMs);
+    handle.unref();
+    return handle;
+  },
+  clearTimeout(handle: unknown): void {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+};
