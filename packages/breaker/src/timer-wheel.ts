@@ -15,6 +15,8 @@ export class TimerEntry {
   _due = 0;
   /** @internal Wheel tick the entry sits in, or -1 when not scheduled. */
   _tick = -1;
+  /** @internal Order of scheduling, to fire equal deadlines first-come first-served. */
+  _seq = 0;
   /** @internal Links of the slot's doubly linked list. */
   _prev: TimerEntry | null = null;
   /** @internal */
@@ -81,6 +83,7 @@ export class TimerWheel {
   #handle: unknown = null;
   #armedTick = Infinity;
   #arms = 0;
+  #seq = 0;
   readonly #onTimer: () => void;
 
   constructor(options: TimerWheelOptions = {}) {
@@ -133,6 +136,7 @@ export class TimerWheel {
     const tick = Math.max(Math.ceil(due / this.tickMs), this.#cursor + 1);
     entry._due = due;
     entry._tick = tick;
+    entry._seq = this.#seq++;
     const slot = tick & this.#mask;
     const head = this.#slots[slot] ?? null;
     entry._prev = null;
@@ -195,6 +199,8 @@ export class TimerWheel {
     if (target > this.#cursor) this.#cursor = target;
     let count = 0;
     if (due) {
+      // Deadline order, then scheduling order (a slot's list is newest first).
+      if (due.length > 1) due.sort(byDeadline);
       for (const entry of due) {
         if (entry._tick !== FIRING) continue; // cancelled or rescheduled by an earlier callback
         entry._tick = -1;
@@ -235,6 +241,10 @@ export class TimerWheel {
       Math.max(1, tick * this.tickMs - this.clock.now()),
     );
   }
+}
+
+function byDeadline(a: TimerEntry, b: TimerEntry): number {
+  return a._due - b._due || a._seq - b._seq;
 }
 
 let shared: TimerWheel | undefined;
