@@ -52,7 +52,8 @@ class Model {
   constructor(readonly c: Config) {}
 
   lazy(): void {
-    if (this.state === 'open' && this.forced === null && this.now >= this.openUntil) this.enter('half-open', 'halfOpen');
+    if (this.state === 'open' && this.forced === null && this.now >= this.openUntil)
+      this.enter('half-open', 'halfOpen');
   }
 
   enter(state: BreakerState, event?: string): void {
@@ -81,7 +82,10 @@ class Model {
 
   trip(reason: string): void {
     this.openings++;
-    const d = Math.min(this.c.openDurationMs * this.c.openDurationMultiplier ** (this.openings - 1), this.c.maxOpenDurationMs);
+    const d = Math.min(
+      this.c.openDurationMs * this.c.openDurationMultiplier ** (this.openings - 1),
+      this.c.maxOpenDurationMs,
+    );
     this.openUntil = this.now + d;
     this.enter('open', `open:${reason}:${d}`);
   }
@@ -98,8 +102,8 @@ class Model {
     if (this.state === 'closed') return { epoch: this.epoch, start: this.now, settled: false };
     if (this.state === 'open') {
       if (this.forced === 'open') return this.reject('forced-open');
+      if (this.now < this.openUntil) return this.reject('open');
       this.lazy();
-      if (this.state === 'open') return this.reject('open');
     }
     if (this.admitted >= this.c.halfOpenMaxCalls) return this.reject('half-open-busy');
     this.admitted++;
@@ -115,7 +119,8 @@ class Model {
     if (p.settled) return;
     p.settled = true;
     this.lazy();
-    const kind = outcome === 'failure' ? 'F' : outcome === 'release' || outcome === 'ignored-error' ? 'I' : 'S';
+    const kind =
+      outcome === 'failure' ? 'F' : outcome === 'release' || outcome === 'ignored-error' ? 'I' : 'S';
     if (kind === 'F') this.events.push('failure');
     if (kind === 'S') this.events.push('success');
     if (p.epoch !== this.epoch) return;
@@ -125,10 +130,19 @@ class Model {
       this.consecutive = kind === 'F' ? this.consecutive + 1 : 0;
       this.records.push({ t: this.now, failed: kind === 'F', slow });
       const w = this.inWindow();
-      if (this.c.consecutiveFailures > 0 && this.consecutive >= this.c.consecutiveFailures) this.trip('consecutive-failures');
-      else if (w.calls >= this.c.minimumCalls && this.c.failureRateThreshold > 0 && (100 * w.failures) / w.calls >= this.c.failureRateThreshold)
+      if (this.c.consecutiveFailures > 0 && this.consecutive >= this.c.consecutiveFailures)
+        this.trip('consecutive-failures');
+      else if (
+        w.calls >= this.c.minimumCalls &&
+        this.c.failureRateThreshold > 0 &&
+        (100 * w.failures) / w.calls >= this.c.failureRateThreshold
+      )
         this.trip('failure-rate');
-      else if (w.calls >= this.c.minimumCalls && this.c.slowCallRateThreshold > 0 && (100 * w.slow) / w.calls >= this.c.slowCallRateThreshold)
+      else if (
+        w.calls >= this.c.minimumCalls &&
+        this.c.slowCallRateThreshold > 0 &&
+        (100 * w.slow) / w.calls >= this.c.slowCallRateThreshold
+      )
         this.trip('slow-call-rate');
     } else if (this.state === 'half-open') {
       if (kind === 'I') this.admitted--;
@@ -198,11 +212,30 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant('settle' as const),
       pick: fc.nat(),
-      outcome: fc.constantFrom<Outcome>('success', 'success', 'failure', 'failure', 'ignored-error', 'benign-error', 'release'),
+      outcome: fc.constantFrom<Outcome>(
+        'success',
+        'success',
+        'failure',
+        'failure',
+        'ignored-error',
+        'benign-error',
+        'release',
+      ),
     }),
   },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 25 }) }) },
-  { weight: 1, arbitrary: fc.constantFrom({ op: 'forceOpen' as const }, { op: 'forceClose' as const }, { op: 'reset' as const }, { op: 'state' as const }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 25 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      { op: 'forceOpen' as const },
+      { op: 'forceClose' as const },
+      { op: 'reset' as const },
+      { op: 'state' as const },
+    ),
+  },
 );
 
 class IgnoredError extends Error {}
@@ -214,7 +247,8 @@ function run(config: Config, ops: readonly Op[]): void {
   const breaker = new CircuitBreaker({
     ...config,
     wheel,
-    classifyError: (e) => (e instanceof IgnoredError ? 'ignore' : e instanceof BenignError ? 'success' : 'failure'),
+    classifyError: (e) =>
+      e instanceof IgnoredError ? 'ignore' : e instanceof BenignError ? 'success' : 'failure',
   });
   const model = new Model(config);
   model.now = 1000;
@@ -275,7 +309,11 @@ function run(config: Config, ops: readonly Op[]): void {
     expect(events, where).toEqual(model.events);
     expect(breaker.state, where).toBe(model.state);
     expect(breaker.forced, where).toBe(model.forced);
-    if (model.state === 'closed' && model.forced === null && (config.failureRateThreshold > 0 || config.slowCallRateThreshold > 0)) {
+    if (
+      model.state === 'closed' &&
+      model.forced === null &&
+      (config.failureRateThreshold > 0 || config.slowCallRateThreshold > 0)
+    ) {
       expect(breaker.windowCounts, where).toEqual(model.inWindow());
     }
   });
@@ -304,7 +342,10 @@ describe('CircuitBreaker against a reference model', () => {
           outcome: fc.constantFrom<Outcome>('failure', 'failure', 'success', 'release'),
         }),
       },
-      { weight: 3, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 60 }) }) },
+      {
+        weight: 3,
+        arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 60 }) }),
+      },
     );
     fc.assert(
       fc.property(configArb, fc.array(failing, { minLength: 50, maxLength: 300 }), (config, ops) => {

@@ -10,7 +10,11 @@ import {
 import type { CircuitBreakerOptions, Permit } from '@meshlet/breaker';
 import { FakeTime } from './fake-time.js';
 
-function setup(options: CircuitBreakerOptions = {}): { time: FakeTime; wheel: TimerWheel; breaker: CircuitBreaker } {
+function setup(options: CircuitBreakerOptions = {}): {
+  time: FakeTime;
+  wheel: TimerWheel;
+  breaker: CircuitBreaker;
+} {
   const time = new FakeTime();
   const wheel = new TimerWheel({ tickMs: 10, clock: time, scheduler: time });
   return { time, wheel, breaker: new CircuitBreaker({ wheel, ...options }) };
@@ -28,7 +32,11 @@ function fail(breaker: CircuitBreaker, n: number): void {
 
 describe('CircuitBreaker', () => {
   it('trips after consecutive failures, half-opens after the open time, closes on a trial success', () => {
-    const { time, breaker } = setup({ consecutiveFailures: 3, failureRateThreshold: 0, openDurationMs: 1000 });
+    const { time, breaker } = setup({
+      consecutiveFailures: 3,
+      failureRateThreshold: 0,
+      openDurationMs: 1000,
+    });
     const events: string[] = [];
     breaker.on('open', (e) => events.push(`open ${e.reason} ${e.durationMs}`));
     breaker.on('halfOpen', () => events.push('halfOpen'));
@@ -148,7 +156,8 @@ describe('CircuitBreaker', () => {
   it('classifies errors: ignored ones do not count, benign ones count as successes', () => {
     const { breaker } = setup({
       consecutiveFailures: 2,
-      classifyError: (e) => ((e as Error).message === 'ignore' ? 'ignore' : (e as Error).message === 'ok' ? 'success' : 'failure'),
+      classifyError: (e) =>
+        (e as Error).message === 'ignore' ? 'ignore' : (e as Error).message === 'ok' ? 'success' : 'failure',
     });
     const seen: string[] = [];
     breaker.on('success', () => seen.push('success'));
@@ -189,12 +198,21 @@ describe('CircuitBreaker', () => {
   });
 
   it('snapshots and restores its state, in another breaker too', () => {
-    const { time, wheel, breaker } = setup({ consecutiveFailures: 0, failureRateThreshold: 50, minimumCalls: 4 });
+    const { time, wheel, breaker } = setup({
+      consecutiveFailures: 0,
+      failureRateThreshold: 50,
+      minimumCalls: 4,
+    });
     take(breaker).success();
     fail(breaker, 1);
     take(breaker).success();
     const closed = JSON.parse(JSON.stringify(breaker.snapshot())) as ReturnType<CircuitBreaker['snapshot']>;
-    const copy = new CircuitBreaker({ wheel, consecutiveFailures: 0, failureRateThreshold: 50, minimumCalls: 4 });
+    const copy = new CircuitBreaker({
+      wheel,
+      consecutiveFailures: 0,
+      failureRateThreshold: 50,
+      minimumCalls: 4,
+    });
     copy.restore(closed);
     expect(copy.windowCounts).toEqual({ calls: 3, failures: 1, slow: 0 });
     take(copy).failure(); // 2 of 4
@@ -217,10 +235,16 @@ describe('CircuitBreaker', () => {
   it('rejects bad options with a ConfigError naming the field', () => {
     expect(() => new CircuitBreaker({ consecutiveFailures: -1 })).toThrow(/consecutiveFailures/);
     expect(() => new CircuitBreaker({ failureRateThreshold: 101 })).toThrow(ConfigError);
-    expect(() => new CircuitBreaker({ halfOpenMaxCalls: 1, halfOpenSuccessThreshold: 2 })).toThrow(/halfOpenSuccessThreshold/);
+    expect(() => new CircuitBreaker({ halfOpenMaxCalls: 1, halfOpenSuccessThreshold: 2 })).toThrow(
+      /halfOpenSuccessThreshold/,
+    );
     expect(() => new CircuitBreaker({ window: { kind: 'count', size: 0 } })).toThrow(/window.size/);
-    expect(() => new CircuitBreaker({ window: { kind: 'time', durationMs: 0, buckets: 2 } })).toThrow(/durationMs/);
-    expect(() => new CircuitBreaker({ openDurationMs: 100, maxOpenDurationMs: 50 })).toThrow(/maxOpenDurationMs/);
+    expect(() => new CircuitBreaker({ window: { kind: 'time', durationMs: 0, buckets: 2 } })).toThrow(
+      /durationMs/,
+    );
+    expect(() => new CircuitBreaker({ openDurationMs: 100, maxOpenDurationMs: 50 })).toThrow(
+      /maxOpenDurationMs/,
+    );
   });
 });
 
@@ -267,7 +291,11 @@ describe('CircuitBreaker.execute', () => {
   });
 
   it('a timeout counts as a failure even when the classifier ignores errors', async () => {
-    const { time, breaker } = setup({ consecutiveFailures: 1, timeoutMs: 100, classifyError: () => 'ignore' });
+    const { time, breaker } = setup({
+      consecutiveFailures: 1,
+      timeoutMs: 100,
+      classifyError: () => 'ignore',
+    });
     const call = breaker.execute(() => new Promise(() => undefined));
     time.advance(110);
     await expect(call).rejects.toBeInstanceOf(BreakerTimeoutError);

@@ -17,7 +17,10 @@ describe('createResourceLimits', () => {
   });
 
   it('limits each resource, counts overflows by kind, and releases', () => {
-    const limits = createResourceLimits([{ maxRequests: 2, maxRetries: 1 }, { priority: 'high', maxRequests: 5 }]);
+    const limits = createResourceLimits([
+      { maxRequests: 2, maxRetries: 1 },
+      { priority: 'high', maxRequests: 5 },
+    ]);
     const rq = limits.default.requests;
     expect(rq.tryAcquire()).toBe(true);
     expect(rq.tryAcquire()).toBe(true);
@@ -48,7 +51,9 @@ describe('createResourceLimits', () => {
     for (let i = 0; i < 10; i++) expect(retries.tryAcquire()).toBe(true);
     expect(retries.tryAcquire()).toBe(false);
     expect(retries.overflows).toBe(1);
-    const custom = createResourceLimits([{ retryBudget: { budgetPercent: 25, minRetryConcurrency: 1 } }]).default;
+    const custom = createResourceLimits([
+      { retryBudget: { budgetPercent: 25, minRetryConcurrency: 1 } },
+    ]).default;
     for (let i = 0; i < 9; i++) custom.requests.tryAcquire();
     expect(custom.retries.max).toBe(2); // floor(2.25)
   });
@@ -57,9 +62,20 @@ describe('createResourceLimits', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 8 }),
-        fc.array(fc.tuple(fc.constantFrom('connections', 'pendingRequests', 'requests') as fc.Arbitrary<'connections' | 'pendingRequests' | 'requests'>, fc.boolean())),
+        fc.array(
+          fc.tuple(
+            fc.constantFrom<'connections' | 'pendingRequests' | 'requests'>(
+              'connections',
+              'pendingRequests',
+              'requests',
+            ),
+            fc.boolean(),
+          ),
+        ),
         (max, ops) => {
-          const p = createResourceLimits([{ maxConnections: max, maxPendingRequests: max, maxRequests: max }]).default;
+          const p = createResourceLimits([
+            { maxConnections: max, maxPendingRequests: max, maxRequests: max },
+          ]).default;
           const model = { connections: 0, pendingRequests: 0, requests: 0 };
           const overflows = { connections: 0, pendingRequests: 0, requests: 0 };
           for (const [kind, acquire] of ops) {
@@ -75,14 +91,17 @@ describe('createResourceLimits', () => {
             expect(p[kind].count).toBe(model[kind]);
             expect(p[kind].remaining).toBe(max - model[kind]);
           }
-          for (const kind of ['connections', 'pendingRequests', 'requests'] as const) expect(p[kind].overflows).toBe(overflows[kind]);
+          for (const kind of ['connections', 'pendingRequests', 'requests'] as const)
+            expect(p[kind].overflows).toBe(overflows[kind]);
         },
       ),
     );
   });
 
   it('rejects unknown fields, duplicates and out-of-range values', () => {
-    expect(() => createResourceLimits([{ maxRequest: 1 } as unknown as ResourceThresholds])).toThrow(/unknown field maxRequest/);
+    expect(() => createResourceLimits([{ maxRequest: 1 } as unknown as ResourceThresholds])).toThrow(
+      /unknown field maxRequest/,
+    );
     expect(() => createResourceLimits([{}, { priority: 'default' }])).toThrow(/twice/);
     expect(() => createResourceLimits([{ maxRetries: -1 }])).toThrow(ConfigError);
     expect(() => createResourceLimits([{ priority: 'low' as 'high' }])).toThrow(/priority/);

@@ -99,7 +99,12 @@ describe('TimerWheel', () => {
     const wheel = new TimerWheel({ tickMs: 5 });
     const started = performance.now();
     const at = await new Promise<number>((resolve) => {
-      wheel.schedule(new TimerEntry(() => resolve(performance.now())), 20);
+      wheel.schedule(
+        new TimerEntry(() => {
+          resolve(performance.now());
+        }),
+        20,
+      );
     });
     expect(at - started).toBeGreaterThanOrEqual(19);
   });
