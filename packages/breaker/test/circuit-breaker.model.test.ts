@@ -49,7 +49,11 @@ class Model {
   events: string[] = [];
   now = 0;
 
-  constructor(readonly c: Config) {}
+  readonly c: Config;
+
+  constructor(c: Config) {
+    this.c = c;
+  }
 
   lazy(): void {
     if (this.state === 'open' && this.forced === null && this.now >= this.openUntil)
