@@ -526,7 +526,9 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
   _record(permit: Permit, outcome: number, error: unknown): void {
     if (this.#state === OPEN) this.#checkOpenElapsed();
     const timed = this.#timed;
-    const durationMs = timed ? this.#wheel.clock.now() - permit._startedAt : undefined;
+    // One clock read per outcome, only when timing is on (a read costs more than the rest).
+    const now = timed ? this.#wheel.clock.now() : 0;
+    const durationMs = timed ? now - permit._startedAt : undefined;
     if (outcome === FAILURE) {
       // A timeout is always a failure: the classifier judges the dependency's errors.
       const kind = error instanceof BreakerTimeoutError ? 'failure' : this.#classify(error);
@@ -546,7 +548,7 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
       }
       if (timed && this.#slowRate > 0 && (durationMs as number) > this.#slowMs) code |= SLOW;
       const w = this.#window;
-      if (w !== null) w.add(code, timed ? this.#wheel.clock.now() : 0);
+      if (w !== null) w.add(code, now);
       if (this.#consecutiveThreshold > 0 && this.#consecutiveFailures >= this.#consecutiveThreshold) {
         this.#trip('consecutive-failures');
       } else if (w !== null && w.calls >= this.#minimumCalls) {
