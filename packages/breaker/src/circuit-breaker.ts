@@ -515,9 +515,10 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
     this.#forced = forced;
     this.#openings = openings;
     this.#consecutiveFailures = consecutive;
-    this.#halfOpenAdmitted = 0;
+    // Settled successes keep their trial slots; trials in flight are lost with the old process.
     this.#halfOpenSuccesses =
       state === HALF_OPEN ? Math.min(successes, this.#halfOpenSuccessesNeeded - 1) : 0;
+    this.#halfOpenAdmitted = this.#halfOpenSuccesses;
     this.#openUntil = now + remaining;
     if (state === OPEN && forced === NOT_FORCED) this.#wheel.schedule(this.#timer, remaining);
   }

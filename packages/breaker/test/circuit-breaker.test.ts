@@ -232,6 +232,50 @@ describe('CircuitBreaker', () => {
     }).toThrow(InvalidArgumentError);
   });
 
+  it('snapshots a time window by bucket age, so a restored window keeps ageing', () => {
+    const options = {
+      consecutiveFailures: 0,
+      failureRateThreshold: 50,
+      minimumCalls: 4,
+      window: { kind: 'time', durationMs: 1000, buckets: 4 },
+    } as const;
+    const { time, wheel, breaker } = setup(options);
+    fail(breaker, 1); // bucket 0
+    time.advance(250);
+    take(breaker).success(); // bucket 1
+    take(breaker).success();
+    const snap = breaker.snapshot();
+    expect(snap.window).toEqual([
+      [0, 0, 0],
+      [0, 0, 0],
+      [1, 1, 0],
+      [2, 0, 0],
+    ]);
+    time.advance(5000); // restore much later, elsewhere: ages are kept, not timestamps
+    const copy = new CircuitBreaker({ wheel, ...options });
+    copy.restore(snap);
+    expect(copy.windowCounts).toEqual({ calls: 3, failures: 1, slow: 0 });
+    time.advance(500);
+    expect(copy.windowCounts.failures).toBe(1); // its bucket is 3 buckets old: still in
+    time.advance(250); // 4 buckets old: out
+    expect(copy.windowCounts).toEqual({ calls: 2, failures: 0, slow: 0 });
+  });
+
+  it('restores half-open with its successes, but not its trials in flight', () => {
+    const { time, breaker } = setup({ consecutiveFailures: 1, openDurationMs: 100, halfOpenMaxCalls: 3 });
+    fail(breaker, 1);
+    time.advance(100);
+    const first = take(breaker);
+    first.success();
+    take(breaker); // in flight
+    const snap = breaker.snapshot();
+    expect(snap).toMatchObject({ state: 'half-open', halfOpenSuccesses: 1 });
+    breaker.restore(snap);
+    take(breaker).success();
+    take(breaker); // two trials admitted again after the restore
+    expect(breaker.tryAcquire()).toMatchObject({ reason: 'half-open-busy' });
+  });
+
   it('rejects bad options with a ConfigError naming the field', () => {
     expect(() => new CircuitBreaker({ consecutiveFailures: -1 })).toThrow(/consecutiveFailures/);
     expect(() => new CircuitBreaker({ failureRateThreshold: 101 })).toThrow(ConfigError);
