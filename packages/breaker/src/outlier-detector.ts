@@ -37,8 +37,10 @@ export interface OutlierDetectorOptions<H> {
   readonly baseEjectionTimeMs?: number;
   /** Cap of the ejection time (at least `baseEjectionTimeMs`). Default 300,000. */
   readonly maxEjectionTimeMs?: number;
-  /** Max % of hosts ejected at once; at least one host may always be ejected. Default 10. */
+  /** Max % of hosts ejected at once, counting the host about to be ejected. Default 10. */
   readonly maxEjectionPercent?: number;
+  /** Allow one ejection whatever `maxEjectionPercent` says (a cluster of fewer than 10 hosts at 10 %). Default false. */
+  readonly alwaysEjectOneHost?: boolean;
   /** Default 5 (0 disables). */
   readonly consecutive5xx?: number;
   /** 502, 503, 504 in a row (local connect failures and timeouts included unless split). Default 5 (0 disables). */
@@ -275,7 +277,7 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
   readonly #intervalMs: number;
   readonly #baseMs: number;
   readonly #maxMs: number;
-  readonly #maxMultiplier: number;
+  readonly #alwaysEjectOne: boolean;
   readonly #maxEjectionPercent: number;
   readonly #enforcing: Readonly<Record<EjectReason, number>>;
   readonly #srMinimumHosts: number;
@@ -313,9 +315,13 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
     const DAY = 86_400_000 * 365;
     this.#intervalMs = read('intervalMs', 10_000, 1, DAY);
     this.#baseMs = read('baseEjectionTimeMs', 30_000, 0, DAY);
-    // Envoy: the default max, or the base when that is larger.
-    this.#maxMs = Math.max(read('maxEjectionTimeMs', 300_000, 0, DAY), this.#baseMs);
-    this.#maxMultiplier = this.#baseMs > 0 ? Math.ceil(this.#maxMs / this.#baseMs) : 1;
+    // Envoy: the default max is 300 s or the base, whichever is larger; a smaller max is an error.
+    this.#maxMs = read('maxEjectionTimeMs', Math.max(300_000, this.#baseMs), 0, DAY);
+    if (this.#maxMs < this.#baseMs) {
+      throw new ConfigError(
+        `outlier_detection.maxEjectionTimeMs (${this.#maxMs}) cannot be smaller than baseEjectionTimeMs (${this.#baseMs})`,
+      );
+    }
     this.#maxEjectionPercent = read('maxEjectionPercent', 10, 0, 100);
     this._consecutive5xx = read('consecutive5xx', 5, 0, U32);
     this._consecutiveGatewayFailure = read('consecutiveGatewayFailure', 5, 0, U32);
@@ -335,6 +341,10 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
     this.#fpThreshold = read('failurePercentageThreshold', 85, 0, 100);
     this.#fpMinimumHosts = read('failurePercentageMinimumHosts', 5, 0, U32);
     this.#fpRequestVolume = read('failurePercentageRequestVolume', 50, 0, U32);
+    const always = o.alwaysEjectOneHost ?? false;
+    if (typeof always !== 'boolean')
+      throw new ConfigError('outlier_detection.alwaysEjectOneHost must be a boolean');
+    this.#alwaysEjectOne = always;
     const split = o.splitExternalLocalOriginErrors ?? false;
     if (typeof split !== 'boolean')
       throw new ConfigError('outlier_detection.splitExternalLocalOriginErrors must be a boolean');
@@ -444,6 +454,10 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
         if (m._multiplier > 0) m._multiplier--;
       } else if (now >= m._ejectedAt + Math.min(this.#baseMs * m._multiplier, this.#maxMs)) {
         m._ejectedAt = -1;
+        // Envoy resets the runs, so a host back in service is not ejected again by a few errors.
+        m._consecutive5xx = 0;
+        m._consecutiveGateway = 0;
+        m._consecutiveLocal = 0;
         this.#ejected--;
         this.#target?.uneject(m.host);
         this.emit('uneject', m.host);
@@ -494,21 +508,28 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
   #detect(monitor: HostMonitor<H>, reason: EjectReason, now: number): void {
     if (monitor.ejected) return;
     this.#detected[reason]++;
-    const enforcing = this.#enforcing[reason];
-    const enforce = enforcing >= 100 || (enforcing > 0 && Math.floor(this.#random() * 100) < enforcing);
+    // As Envoy's ejectHost: room under the max first (counting this host), then the enforcement
+    // draw. A refusal for room is an overflow whatever the draw would have said.
+    const room =
+      (100 * (this.#ejected + 1)) / this.#monitors.size <= this.#maxEjectionPercent ||
+      (this.#alwaysEjectOne && this.#ejected === 0);
     let ejected = false;
-    if (enforce) {
-      // Envoy: eject if the share after ejecting stays within the max, or if none is ejected.
-      const hosts = this.#monitors.size;
-      if (this.#ejected === 0 || (100 * (this.#ejected + 1)) / hosts <= this.#maxEjectionPercent) {
+    if (!room) {
+      this.#overflow++;
+    } else {
+      const enforcing = this.#enforcing[reason];
+      if (enforcing >= 100 || (enforcing > 0 && Math.floor(this.#random() * 100) < enforcing)) {
         monitor._ejectedAt = now;
-        if (monitor._multiplier < this.#maxMultiplier) monitor._multiplier++;
+        // The multiplier grows while base × multiplier < max + base (Envoy), so it stays bounded
+        // and a host that keeps failing is out for the max time.
+        const base = this.#baseMs;
+        if (base === 0 ? monitor._multiplier === 0 : monitor._multiplier * base < this.#maxMs + base) {
+          monitor._multiplier++;
+        }
         this.#ejected++;
         this.#enforcedTotal++;
         this.#enforced[reason]++;
         ejected = true;
-      } else {
-        this.#overflow++;
       }
     }
     this.emit('detected', monitor.host, reason, ejected);

@@ -96,16 +96,26 @@ describe("OutlierDetector: Envoy's defaults", () => {
     expect(split.log).toEqual(['eject h0 consecutive-local-origin-failure']);
   });
 
-  it('keeps at most max_ejection_percent of hosts out, but always allows one', () => {
+  it('keeps at most max_ejection_percent of hosts out, counting the one to eject; one always with alwaysEjectOneHost', () => {
     const ten = setup(); // 10 % of 10 hosts: 1
     report(at(ten.monitors, 0), 0, 5);
     report(at(ten.monitors, 1), 0, 5);
     expect(ten.log).toEqual(['eject h0 consecutive-5xx']);
     expect(ten.detector.stats().ejectionsOverflow).toBe(1);
 
-    const three = setup({}, 3); // 10 % of 3 hosts is 0.3: still one
+    const three = setup({}, 3); // one of 3 hosts is 33 % > 10 %: none (Envoy's default)
     report(at(three.monitors, 2), 0, 5);
-    expect(three.log).toEqual(['eject h2 consecutive-5xx']);
+    expect(three.log).toEqual([]);
+    expect(three.detector.stats()).toMatchObject({ ejectionsOverflow: 1, ejectionsActive: 0 });
+    const one = setup({ alwaysEjectOneHost: true }, 3);
+    report(at(one.monitors, 2), 0, 5);
+    report(at(one.monitors, 1), 0, 5);
+    expect(one.log).toEqual(['eject h2 consecutive-5xx']);
+
+    // No room is an overflow even when enforcement would have said no.
+    const noRoom = setup({ maxEjectionPercent: 0, enforcingConsecutive5xx: 0 }, 3);
+    report(at(noRoom.monitors, 0), 0, 5);
+    expect(noRoom.detector.stats().ejectionsOverflow).toBe(1);
 
     const half = setup({ maxEjectionPercent: 50 }, 4);
     for (const m of half.monitors) report(m, 0, 5);
@@ -129,6 +139,9 @@ describe("OutlierDetector: Envoy's defaults", () => {
     expect(m.ejected).toBe(true);
     time.advance(10_000); // t = 110 s
     expect(m.ejected).toBe(false);
+    report(m, 0, 4); // the run was reset on un-ejection: 4 more errors do not eject
+    expect(m.ejected).toBe(false);
+    m.reportHttpStatus(200);
     time.advance(20_000); // two clean intervals: 2 -> 0
     expect(m.ejections).toBe(0);
     expect(detector.stats().intervals).toBe(13);
@@ -142,7 +155,7 @@ describe("OutlierDetector: Envoy's defaults", () => {
       while (c.ejected) capped.time.advance(10);
       outFor.push(capped.time.now() - start);
     }
-    // 100, 200, then min(300, 250) and again 250 (the multiplier is capped at ceil(250/100)).
+    // 100, 200, then min(300, 250) and again 250: base × multiplier is capped by the max.
     expect(outFor.map((d) => Math.ceil(d / 10) * 10)).toEqual([100, 200, 250, 250]);
   });
 });
@@ -205,10 +218,11 @@ describe('OutlierDetector: success rate (gRFC A50 steps)', () => {
 
 describe('OutlierDetector: failure percentage', () => {
   it('detects at or above the threshold; enforcement defaults to 0 %', () => {
-    const { time, monitors, log, detector } = setup({ consecutive5xx: 0 }, 5);
+    const { time, monitors, log, detector } = setup({ consecutive5xx: 0, maxEjectionPercent: 100 }, 5);
     report(at(monitors, 0), 15, 85); // 85 % failed
     time.advance(10_000);
     expect(log).toEqual([]);
+    expect(detector.stats()).toMatchObject({ ejectionsOverflow: 0, ejectionsActive: 0 });
     expect(detector.stats().detected['failure-percentage']).toBe(1);
   });
 
@@ -260,15 +274,16 @@ describe('OutlierDetector: hosts and config', () => {
     expect(detector.addHost(at(hosts, 1))).toBe(monitors[1]);
   });
 
-  it('never has more hosts out than max(1, floor(percent × hosts)) (random traffic)', () => {
+  it('never has more hosts out than floor(percent × hosts), or one with alwaysEjectOneHost (random traffic)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 20 }),
         fc.integer({ min: 0, max: 100 }),
+        fc.boolean(),
         fc.array(fc.tuple(fc.nat(), fc.constantFrom(200, 500, 503, -1)), { maxLength: 400 }),
-        (n, percent, traffic) => {
+        (n, percent, always, traffic) => {
           const { time, detector, monitors } = setup(
-            { maxEjectionPercent: percent, consecutive5xx: 2, intervalMs: 1000 },
+            { maxEjectionPercent: percent, alwaysEjectOneHost: always, consecutive5xx: 2, intervalMs: 1000 },
             n,
           );
           for (const [pick, status] of traffic) {
@@ -276,7 +291,8 @@ describe('OutlierDetector: hosts and config', () => {
             else at(monitors, pick % n).reportHttpStatus(status);
             const out = monitors.filter((m) => m.ejected).length;
             expect(out).toBe(detector.stats().ejectionsActive);
-            expect(out).toBeLessThanOrEqual(Math.max(1, Math.floor((percent * n) / 100)));
+            const cap = Math.floor((percent * n) / 100);
+            expect(out).toBeLessThanOrEqual(always ? Math.max(1, cap) : cap);
           }
         },
       ),
@@ -287,6 +303,9 @@ describe('OutlierDetector: hosts and config', () => {
   it('rejects bad options', () => {
     expect(() => new OutlierDetector({ maxEjectionPercent: 101 })).toThrow(ConfigError);
     expect(() => new OutlierDetector({ intervalMs: 0 })).toThrow(/intervalMs/);
+    expect(() => new OutlierDetector({ baseEjectionTimeMs: 1000, maxEjectionTimeMs: 999 })).toThrow(
+      /cannot be smaller/,
+    );
     expect(() => new OutlierDetector({ target: {} as never })).toThrow(/target/);
     const d = new OutlierDetector();
     expect(() => {
