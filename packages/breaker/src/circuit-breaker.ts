@@ -677,9 +677,17 @@ class TimedCall<T> extends TimerEntry {
     }
   }
 
-  /** The caller's signal aborted: pass it on; the call's outcome will not count. */
+  /**
+   * The caller's signal aborted: pass it on and give the caller control back now, even if `fn`
+   * ignores its signal. The call is not counted: the caller gave up, not the dependency.
+   */
   handleEvent(): void {
-    this.#controller.abort(this.#signal?.reason);
+    if (this.#done) return;
+    const reason: unknown = this.#signal?.reason;
+    this.#finish();
+    this.#controller.abort(reason);
+    this.#permit.release();
+    this.#reject(reason);
   }
 
   /** The deadline passed. */

@@ -366,6 +366,24 @@ describe('CircuitBreaker.execute', () => {
   });
 });
 
+describe('CircuitBreaker.execute, more', () => {
+  it('returns at once when the caller aborts, even if fn ignores its signal; nothing is counted', async () => {
+    const { breaker, wheel } = setup({ consecutiveFailures: 1, timeoutMs: 1000, halfOpenMaxCalls: 1 });
+    const controller = new AbortController();
+    const call = breaker.execute(() => new Promise(() => undefined), { signal: controller.signal });
+    controller.abort(new Error('gone'));
+    await expect(call).rejects.toThrow('gone');
+    expect(wheel.size).toBe(0);
+    expect(breaker.state).toBe('closed');
+    expect(breaker.consecutiveFailures).toBe(0);
+  });
+
+  it('rejects a non-function with InvalidArgumentError', async () => {
+    const { breaker } = setup();
+    await expect(breaker.execute(42 as unknown as () => number)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
 describe('one timer for many breakers', () => {
   it('runs 10,000 breakers on one wheel with at most one pending timer', () => {
     const time = new FakeTime();
