@@ -38,7 +38,7 @@ export interface CircuitBreakerOptions {
   readonly slowCallDurationMs?: number;
   /** Window of the rates. Default `{ kind: 'count', size: 100 }`. */
   readonly window?: BreakerWindow;
-  /** The rates are not evaluated before the window holds this many calls. Default 20. */
+  /** The rates are not evaluated before the window holds this many calls (at most a count window's size). Default 20. */
   readonly minimumCalls?: number;
   /** Time spent open before the first trial call, ms. Default 30,000. */
   readonly openDurationMs?: number;
@@ -102,6 +102,24 @@ export interface CircuitBreakerSnapshot {
   /** The window: outcome codes oldest first (bit 0 failed, bit 1 slow), or time buckets `[calls, failures, slow]` oldest first. */
   readonly window: readonly number[] | readonly (readonly [number, number, number])[];
 }
+
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'name',
+  'consecutiveFailures',
+  'failureRateThreshold',
+  'slowCallRateThreshold',
+  'slowCallDurationMs',
+  'window',
+  'minimumCalls',
+  'openDurationMs',
+  'openDurationMultiplier',
+  'maxOpenDurationMs',
+  'halfOpenMaxCalls',
+  'halfOpenSuccessThreshold',
+  'timeoutMs',
+  'classifyError',
+  'wheel',
+]);
 
 const CLOSED = 0;
 const OPEN = 1;
@@ -229,8 +247,13 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
 
   constructor(options: CircuitBreakerOptions = {}) {
     super();
+    if (typeof options !== 'object' || (options as unknown) === null)
+      throw new ConfigError('CircuitBreaker: options must be an object');
     const name = options.name ?? 'breaker';
     const where = `CircuitBreaker ${JSON.stringify(name)}`;
+    for (const key of Object.keys(options)) {
+      if (!OPTION_NAMES.has(key)) throw new ConfigError(`${where}: unknown option ${key}`);
+    }
     const int = (field: keyof CircuitBreakerOptions, fallback: number, min: number): number => {
       const value = options[field] ?? fallback;
       if (!(Number.isSafeInteger(value) && (value as number) >= min)) {
@@ -255,7 +278,7 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
     this.#failureRate = num('failureRateThreshold', 50, 0, 100);
     this.#slowRate = num('slowCallRateThreshold', 0, 0, 100);
     this.#slowMs = num('slowCallDurationMs', 60_000, 0);
-    this.#minimumCalls = int('minimumCalls', 20, 1);
+    let minimumCalls = int('minimumCalls', 20, 1);
     this.#openMs = num('openDurationMs', 30_000, 0);
     this.#openMultiplier = num('openDurationMultiplier', 1, 1);
     this.#maxOpenMs = num('maxOpenDurationMs', Math.max(300_000, this.#openMs), this.#openMs);
@@ -273,6 +296,9 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
 
     const rates = this.#failureRate > 0 || this.#slowRate > 0;
     const window = options.window ?? { kind: 'count', size: 100 };
+    if (typeof window !== 'object' || (window as unknown) === null) {
+      throw new ConfigError(`${where}: window must be an object`);
+    }
     let timeWindow = false;
     if (window.kind === 'count') {
       if (!(Number.isSafeInteger(window.size) && window.size >= 1 && window.size <= 1_000_000)) {
@@ -281,6 +307,8 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
         );
       }
       this.#window = rates ? new CountWindow(window.size) : null;
+      // A window of n calls can never hold more: the minimum is at most the window.
+      minimumCalls = Math.min(minimumCalls, window.size);
     } else if ((window as { kind: unknown }).kind === 'time') {
       if (!(Number.isSafeInteger(window.buckets) && window.buckets >= 1 && window.buckets <= 10_000)) {
         throw new ConfigError(
@@ -301,6 +329,7 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
     } else {
       throw new ConfigError(`${where}: window.kind must be 'count' or 'time'`);
     }
+    this.#minimumCalls = minimumCalls;
     this.#timed = this.#slowRate > 0 || timeWindow;
     this.#wheel = options.wheel ?? sharedTimerWheel();
     this.#timer = new TimerEntry(() => {

@@ -108,6 +108,34 @@ export interface OutlierDetectorStats {
   readonly intervals: number;
 }
 
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'intervalMs',
+  'baseEjectionTimeMs',
+  'maxEjectionTimeMs',
+  'maxEjectionPercent',
+  'alwaysEjectOneHost',
+  'consecutive5xx',
+  'consecutiveGatewayFailure',
+  'consecutiveLocalOriginFailure',
+  'enforcingConsecutive5xx',
+  'enforcingConsecutiveGatewayFailure',
+  'enforcingConsecutiveLocalOriginFailure',
+  'enforcingSuccessRate',
+  'enforcingLocalOriginSuccessRate',
+  'successRateMinimumHosts',
+  'successRateRequestVolume',
+  'successRateStdevFactor',
+  'failurePercentageThreshold',
+  'enforcingFailurePercentage',
+  'enforcingFailurePercentageLocalOrigin',
+  'failurePercentageMinimumHosts',
+  'failurePercentageRequestVolume',
+  'splitExternalLocalOriginErrors',
+  'target',
+  'wheel',
+  'random',
+]);
+
 const REASONS: readonly EjectReason[] = [
   'consecutive-5xx',
   'consecutive-gateway-failure',
@@ -301,7 +329,13 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
 
   constructor(options: OutlierDetectorOptions<H> = {}) {
     super();
+    if (typeof options !== 'object' || (options as unknown) === null) {
+      throw new ConfigError('outlier_detection must be an object');
+    }
     const o = options as Record<string, unknown>;
+    for (const key of Object.keys(o)) {
+      if (!OPTION_NAMES.has(key)) throw new ConfigError(`outlier_detection: unknown option ${key}`);
+    }
     const read = (field: string, fallback: number, min: number, max: number): number => {
       const value = o[field] ?? fallback;
       if (!(typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max)) {

@@ -134,16 +134,20 @@ class Model {
       this.consecutive = kind === 'F' ? this.consecutive + 1 : 0;
       this.records.push({ t: this.now, failed: kind === 'F', slow });
       const w = this.inWindow();
+      const minimum =
+        this.c.window.kind === 'count'
+          ? Math.min(this.c.minimumCalls, this.c.window.size)
+          : this.c.minimumCalls;
       if (this.c.consecutiveFailures > 0 && this.consecutive >= this.c.consecutiveFailures)
         this.trip('consecutive-failures');
       else if (
-        w.calls >= this.c.minimumCalls &&
+        w.calls >= minimum &&
         this.c.failureRateThreshold > 0 &&
         (100 * w.failures) / w.calls >= this.c.failureRateThreshold
       )
         this.trip('failure-rate');
       else if (
-        w.calls >= this.c.minimumCalls &&
+        w.calls >= minimum &&
         this.c.slowCallRateThreshold > 0 &&
         (100 * w.slow) / w.calls >= this.c.slowCallRateThreshold
       )

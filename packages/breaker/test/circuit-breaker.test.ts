@@ -278,6 +278,9 @@ describe('CircuitBreaker', () => {
 
   it('rejects bad options with a ConfigError naming the field', () => {
     expect(() => new CircuitBreaker({ consecutiveFailures: -1 })).toThrow(/consecutiveFailures/);
+    expect(() => new CircuitBreaker({ consecutiveFailure: 3 } as CircuitBreakerOptions)).toThrow(
+      /unknown option consecutiveFailure/,
+    );
     expect(() => new CircuitBreaker({ failureRateThreshold: 101 })).toThrow(ConfigError);
     expect(() => new CircuitBreaker({ halfOpenMaxCalls: 1, halfOpenSuccessThreshold: 2 })).toThrow(
       /halfOpenSuccessThreshold/,

@@ -303,6 +303,9 @@ describe('OutlierDetector: hosts and config', () => {
   it('rejects bad options', () => {
     expect(() => new OutlierDetector({ maxEjectionPercent: 101 })).toThrow(ConfigError);
     expect(() => new OutlierDetector({ intervalMs: 0 })).toThrow(/intervalMs/);
+    expect(() => new OutlierDetector({ interval: 10 } as OutlierDetectorOptions<string>)).toThrow(
+      /unknown option interval/,
+    );
     expect(() => new OutlierDetector({ baseEjectionTimeMs: 1000, maxEjectionTimeMs: 999 })).toThrow(
       /cannot be smaller/,
     );
