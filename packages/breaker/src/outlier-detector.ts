@@ -326,6 +326,7 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
   readonly #detected = zeroes();
   readonly #enforced = zeroes();
   #closed = false;
+  #nextSweep: number;
 
   constructor(options: OutlierDetectorOptions<H> = {}) {
     super();
@@ -397,9 +398,15 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
     if (typeof random !== 'function') throw new ConfigError('outlier_detection.random must be a function');
     this.#random = random;
     this.#wheel = options.wheel ?? sharedTimerWheel();
+    // Each sweep is planned from the previous plan, not from when the timer fired, so the
+    // wheel's lateness (up to a tick) does not accumulate over the intervals.
+    this.#nextSweep = this.#wheel.clock.now() + this.#intervalMs;
     this.#timer = new TimerEntry(() => {
       this.runInterval();
-      if (!this.#closed) this.#wheel.schedule(this.#timer, this.#intervalMs);
+      if (this.#closed) return;
+      const now = this.#wheel.clock.now();
+      this.#nextSweep = Math.max(this.#nextSweep + this.#intervalMs, now);
+      this.#wheel.schedule(this.#timer, this.#nextSweep - now);
     });
     this.#wheel.schedule(this.#timer, this.#intervalMs);
   }

@@ -264,6 +264,15 @@ describe('OutlierDetector: failure percentage', () => {
 });
 
 describe('OutlierDetector: hosts and config', () => {
+  it('sweeps every interval on the wheel without drifting, until closed', () => {
+    const { time, detector } = setup({ intervalMs: 1001 });
+    for (let i = 0; i < 100; i++) time.advance(1001);
+    expect(detector.stats().intervals).toBe(100); // a tick late each time would lose some
+    detector.close();
+    time.advance(10_000);
+    expect(detector.stats().intervals).toBe(100);
+  });
+
   it('forgets removed hosts and their ejections', () => {
     const { detector, hosts, monitors } = setup();
     report(at(monitors, 0), 0, 5);
