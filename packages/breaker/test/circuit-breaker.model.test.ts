@@ -160,11 +160,13 @@ class Model {
   }
 
   advance(ms: number): void {
-    if (this.state === 'open' && this.forced === null && this.openUntil <= this.now + ms) {
+    const target = this.now + ms;
+    // The open period ends on the way: the transition happens at its deadline.
+    if (this.state === 'open' && this.forced === null && this.openUntil <= target) {
       this.now = Math.max(this.now, this.openUntil);
       this.lazy();
     }
-    this.now += ms;
+    this.now = target;
   }
 
   forceOpen(): void {
