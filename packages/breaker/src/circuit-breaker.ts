@@ -174,7 +174,7 @@ export class Permit {
   success(): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#breaker._record(this, SUCCESS, undefined);
+    this.#breaker._success(this);
   }
 
   /** Records a failed call; `error` goes through the breaker's `classifyError`. */
@@ -550,6 +550,28 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
     this.#halfOpenAdmitted = this.#halfOpenSuccesses;
     this.#openUntil = now + remaining;
     if (state === OPEN && forced === NOT_FORCED) this.#wheel.schedule(this.#timer, remaining);
+  }
+
+  /**
+   * @internal A success reported by a {@link Permit}: the closed, untimed case written out (the
+   * hot path), the rest handed to `_record`. Same effects as `_record(permit, SUCCESS)`.
+   */
+  _success(permit: Permit): void {
+    if (this.#timed || this.#state !== CLOSED) {
+      this._record(permit, SUCCESS, undefined);
+      return;
+    }
+    this.emit('success', undefined);
+    // A listener may have changed the state: then, as in `_record`, the outcome is not counted.
+    if (permit._epoch !== this.#epoch || this.#forced === FORCED_CLOSED) return;
+    this.#consecutiveFailures = 0;
+    const w = this.#window;
+    if (w === null) return;
+    w.add(0, 0);
+    if (w.calls < this.#minimumCalls) return;
+    // A success lowers neither rate, but the window may just have reached minimumCalls.
+    if (this.#failureRate > 0 && w.failures * 100 >= this.#failureRate * w.calls) this.#trip('failure-rate');
+    else if (this.#slowRate > 0 && w.slow * 100 >= this.#slowRate * w.calls) this.#trip('slow-call-rate');
   }
 
   /** @internal Called by a {@link Permit} with its outcome. */
