@@ -389,8 +389,9 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
   /**
    * Runs `fn` through the breaker. Refused calls reject with {@link BreakerOpenError} without
    * calling `fn`; with `timeoutMs`, a call still running then rejects with
-   * {@link BreakerTimeoutError} and its signal is aborted. `fn` gets the signal to pass on (the
-   * caller's, or one that also aborts on timeout).
+   * {@link BreakerTimeoutError} and its signal is aborted. `fn` gets a signal to pass on, which
+   * aborts on timeout or when the caller's `signal` does (then `execute()` rejects at once, and
+   * the call is not counted); it is `undefined` when there is neither.
    */
   execute<T>(
     fn: (signal: AbortSignal | undefined) => T | PromiseLike<T>,
@@ -410,9 +411,9 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
         ),
       );
     }
-    if (this.#timeoutMs > 0) {
+    if (this.#timeoutMs > 0 || signal !== undefined) {
       return new Promise<T>((resolve, reject) => {
-        new TimedCall<T>(this.#wheel, this.#timeoutMs, this.name, permit, fn, signal, resolve, reject);
+        new GuardedCall<T>(this.#wheel, this.#timeoutMs, this.name, permit, fn, signal, resolve, reject);
       });
     }
     let result: T | PromiseLike<T>;
@@ -673,10 +674,11 @@ function settleError(permit: Permit, error: unknown, signal: AbortSignal | undef
 }
 
 /**
- * One `execute()` call with a deadline on the breaker's wheel. The entry is the call's timer, and
- * it is the abort listener on the caller's signal (`handleEvent`), so no closure is made for either.
+ * One `execute()` call with a deadline on the breaker's wheel and/or a caller's signal. The entry
+ * is the call's timer, and it is the abort listener on the caller's signal (`handleEvent`), so no
+ * closure is made for either.
  */
-class TimedCall<T> extends TimerEntry {
+class GuardedCall<T> extends TimerEntry {
   readonly #permit: Permit;
   readonly #wheel: TimerWheel;
   readonly #name: string;
@@ -706,7 +708,7 @@ class TimedCall<T> extends TimerEntry {
     this.#resolve = resolve;
     this.#reject = reject;
     signal?.addEventListener('abort', this);
-    wheel.schedule(this, timeoutMs);
+    if (timeoutMs > 0) wheel.schedule(this, timeoutMs);
     let result: T | PromiseLike<T>;
     try {
       result = fn(this.#controller.signal);

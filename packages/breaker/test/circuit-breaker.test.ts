@@ -381,6 +381,23 @@ describe('CircuitBreaker.execute, more', () => {
     expect(breaker.consecutiveFailures).toBe(0);
   });
 
+  it('returns at once on abort without a timeout too', async () => {
+    const { breaker } = setup({ consecutiveFailures: 1 });
+    const controller = new AbortController();
+    let seen: AbortSignal | undefined;
+    const call = breaker.execute(
+      (signal) => {
+        seen = signal;
+        return new Promise(() => undefined);
+      },
+      { signal: controller.signal },
+    );
+    controller.abort(new Error('gone'));
+    await expect(call).rejects.toThrow('gone');
+    expect(seen?.aborted).toBe(true);
+    expect(breaker.consecutiveFailures).toBe(0);
+  });
+
   it('rejects a non-function with InvalidArgumentError', async () => {
     const { breaker } = setup();
     await expect(breaker.execute(42 as unknown as () => number)).rejects.toBeInstanceOf(InvalidArgumentError);
