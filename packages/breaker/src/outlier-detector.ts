@@ -39,6 +39,8 @@ export interface OutlierDetectorOptions<H> {
   readonly maxEjectionTimeMs?: number;
   /** Max % of hosts ejected at once, counting the host about to be ejected. Default 10. */
   readonly maxEjectionPercent?: number;
+  /** Up to this many ms, drawn per ejection, added to the ejection time so hosts do not all return at once. Default 0. */
+  readonly maxEjectionTimeJitterMs?: number;
   /** Allow one ejection whatever `maxEjectionPercent` says (a cluster of fewer than 10 hosts at 10 %). Default false. */
   readonly alwaysEjectOneHost?: boolean;
   /** Default 5 (0 disables). */
@@ -113,6 +115,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
   'baseEjectionTimeMs',
   'maxEjectionTimeMs',
   'maxEjectionPercent',
+  'maxEjectionTimeJitterMs',
   'alwaysEjectOneHost',
   'consecutive5xx',
   'consecutiveGatewayFailure',
@@ -186,6 +189,8 @@ export class HostMonitor<H> {
   _multiplier = 0;
   /** @internal Clock time of the current ejection, or -1 when not ejected. */
   _ejectedAt = -1;
+  /** @internal Extra ejection time drawn for the current ejection (max ejection time jitter). */
+  _jitter = 0;
   /** @internal Set when the host is removed. */
   _removed = false;
 
@@ -306,6 +311,7 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
   readonly #baseMs: number;
   readonly #maxMs: number;
   readonly #alwaysEjectOne: boolean;
+  readonly #jitterMs: number;
   readonly #maxEjectionPercent: number;
   readonly #enforcing: Readonly<Record<EjectReason, number>>;
   readonly #srMinimumHosts: number;
@@ -358,6 +364,7 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
       );
     }
     this.#maxEjectionPercent = read('maxEjectionPercent', 10, 0, 100);
+    this.#jitterMs = read('maxEjectionTimeJitterMs', 0, 0, DAY);
     this._consecutive5xx = read('consecutive5xx', 5, 0, U32);
     this._consecutiveGatewayFailure = read('consecutiveGatewayFailure', 5, 0, U32);
     this._consecutiveLocalOriginFailure = read('consecutiveLocalOriginFailure', 5, 0, U32);
@@ -493,17 +500,32 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
     for (const m of this.#monitors.values()) {
       if (m._ejectedAt < 0) {
         if (m._multiplier > 0) m._multiplier--;
-      } else if (now >= m._ejectedAt + Math.min(this.#baseMs * m._multiplier, this.#maxMs)) {
-        m._ejectedAt = -1;
-        // Envoy resets the runs, so a host back in service is not ejected again by a few errors.
-        m._consecutive5xx = 0;
-        m._consecutiveGateway = 0;
-        m._consecutiveLocal = 0;
-        this.#ejected--;
-        this.#target?.uneject(m.host);
-        this.emit('uneject', m.host);
+      } else if (now >= m._ejectedAt + Math.min(this.#baseMs * m._multiplier, this.#maxMs) + m._jitter) {
+        this.#uneject(m);
       }
     }
+  }
+
+  /**
+   * Returns `host` to service now, as Envoy does when an active health check passes
+   * (`successful_active_health_check_uneject_host`). Returns whether it was ejected.
+   */
+  unejectHost(host: H): boolean {
+    const m = this.#monitors.get(host);
+    if (!m?.ejected) return false;
+    this.#uneject(m);
+    return true;
+  }
+
+  #uneject(m: HostMonitor<H>): void {
+    m._ejectedAt = -1;
+    // Envoy resets the runs, so a host back in service is not ejected again by a few errors.
+    m._consecutive5xx = 0;
+    m._consecutiveGateway = 0;
+    m._consecutiveLocal = 0;
+    this.#ejected--;
+    this.#target?.uneject(m.host);
+    this.emit('uneject', m.host);
   }
 
   #samples(local: boolean, volume: number): Sample<H>[] {
@@ -561,6 +583,8 @@ export class OutlierDetector<H = unknown> extends EventEmitter<OutlierDetectorEv
       const enforcing = this.#enforcing[reason];
       if (enforcing >= 100 || (enforcing > 0 && Math.floor(this.#random() * 100) < enforcing)) {
         monitor._ejectedAt = now;
+        // Envoy draws the jitter in [0, max] per ejection.
+        monitor._jitter = this.#jitterMs > 0 ? Math.floor(this.#random() * (this.#jitterMs + 1)) : 0;
         // The multiplier grows while base × multiplier < max + base (Envoy), so it stays bounded
         // and a host that keeps failing is out for the max time.
         const base = this.#baseMs;

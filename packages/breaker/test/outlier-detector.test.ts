@@ -273,6 +273,25 @@ describe('OutlierDetector: hosts and config', () => {
     expect(detector.stats().intervals).toBe(100);
   });
 
+  it('adds the drawn jitter to the ejection time; unejectHost returns a host at once', () => {
+    const { time, monitors, hosts, detector, log } = setup({
+      intervalMs: 10,
+      baseEjectionTimeMs: 100,
+      maxEjectionTimeJitterMs: 50,
+      maxEjectionPercent: 100,
+      random: () => 0.5, // jitter floor(0.5 × 51) = 25 ms
+    });
+    report(at(monitors, 0), 0, 5);
+    time.advance(120);
+    expect(at(monitors, 0).ejected).toBe(true); // 100 ms + 25 ms not yet over
+    time.advance(10);
+    expect(at(monitors, 0).ejected).toBe(false);
+    report(at(monitors, 1), 0, 5);
+    expect(detector.unejectHost(at(hosts, 1))).toBe(true);
+    expect(detector.unejectHost(at(hosts, 1))).toBe(false);
+    expect(log.at(-1)).toBe('uneject h1');
+  });
+
   it('forgets removed hosts and their ejections', () => {
     const { detector, hosts, monitors } = setup();
     report(at(monitors, 0), 0, 5);
