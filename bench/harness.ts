@@ -20,7 +20,8 @@ export type Row = Record<string, string | number>;
 /** One timed task: `fn` is called repeatedly; `unit` scales the throughput (bytes, frames). */
 export interface Task {
   readonly name: string;
-  readonly fn: () => void;
+  /** Called repeatedly; a promise it returns is awaited (tinybench detects async functions). */
+  readonly fn: () => unknown;
   /** Units of work per call, for the throughput column (frames, bytes...). Default 1. */
   readonly perCall?: number;
 }
