@@ -1,2 +1,22 @@
+export { createLoadBalancer, LoadBalancer, MAX_MAGLEV_TABLE_SIZE, MAX_RING_SIZE } from './load-balancer.js';
+export { Host } from './host.js';
 export { xxHash64 } from './xxhash64.js';
+export type {
+  HostHealth,
+  HostInput,
+  HostSetChange,
+  LeastRequestOptions,
+  LoadBalancerEvents,
+  LoadBalancerOptions,
+  LoadBalancerPolicy,
+  Locality,
+  MaglevOptions,
+  MetadataValue,
+  PickContext,
+  RingHashOptions,
+  SlowStartOptions,
+  SubsetFallbackPolicy,
+  SubsetOptions,
+} from './types.js';
+// Re-exported so that users of this package alone can catch what it throws.
 export { ConfigError, InvalidArgumentError, MeshletError } from '@meshlet/errors';

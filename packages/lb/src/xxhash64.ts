@@ -77,7 +77,13 @@ function mergeRound(acch: number, accl: number, valh: number, vall: number): voi
 }
 
 function u32(b: Uint8Array, i: number): number {
-  return ((b[i] as number) | ((b[i + 1] as number) << 8) | ((b[i + 2] as number) << 16) | ((b[i + 3] as number) << 24)) >>> 0;
+  return (
+    ((b[i] as number) |
+      ((b[i + 1] as number) << 8) |
+      ((b[i + 2] as number) << 16) |
+      ((b[i + 3] as number) << 24)) >>>
+    0
+  );
 }
 
 /**
@@ -230,7 +236,9 @@ export function xxHash64(input: string | Uint8Array, seed: bigint | number = 0):
     seedLo = Number(seed & 0xffffffffn);
   } else {
     if (!Number.isSafeInteger(seed) || seed < 0) {
-      throw new InvalidArgumentError(`xxHash64: seed ${seed} is not a non-negative safe integer (pass a bigint)`);
+      throw new InvalidArgumentError(
+        `xxHash64: seed ${seed} is not a non-negative safe integer (pass a bigint)`,
+      );
     }
     seedHi = Math.floor(seed / TWO32);
     seedLo = seed >>> 0;
@@ -238,8 +246,7 @@ export function xxHash64(input: string | Uint8Array, seed: bigint | number = 0):
   if (typeof input === 'string') {
     const len = encode(input); // may replace `scratch`: read it after
     digest(scratch, len, seedHi, seedLo);
-  }
-  else if (input instanceof Uint8Array) digest(input, input.length, seedHi, seedLo);
+  } else if (input instanceof Uint8Array) digest(input, input.length, seedHi, seedLo);
   else throw new InvalidArgumentError('xxHash64: input must be a string or a Uint8Array');
   return (BigInt(rHi) << 32n) | BigInt(rLo);
 }

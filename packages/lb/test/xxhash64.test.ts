@@ -29,7 +29,7 @@ function referenceXXH64(b: Uint8Array, seed: bigint): bigint {
     return v;
   };
   const round = (acc: bigint, input: bigint): bigint => (rotl((acc + input * P2) & M, 31n) * P1) & M;
-  const merge = (acc: bigint, val: bigint): bigint => (((acc ^ round(0n, val)) * P1 + P4) & M);
+  const merge = (acc: bigint, val: bigint): bigint => ((acc ^ round(0n, val)) * P1 + P4) & M;
   let i = 0;
   let h: bigint;
   if (b.length >= 32) {
@@ -92,19 +92,32 @@ describe('xxHash64', () => {
 
   it('agrees with Envoy: the ring positions of Envoy ring_hash_lb_test "Basic"', () => {
     // Envoy's test lists the 12 ring positions of hosts 127.0.0.1:90..95 (two per host).
-    expect(xxHash64('127.0.0.1:94_0') === 833437586790550860n || xxHash64('127.0.0.1:94_1') === 833437586790550860n).toBe(true);
+    expect(
+      xxHash64('127.0.0.1:94_0') === 833437586790550860n ||
+        xxHash64('127.0.0.1:94_1') === 833437586790550860n,
+    ).toBe(true);
     const positions = new Set<bigint>();
-    for (let port = 90; port <= 95; port++) for (const i of [0, 1]) positions.add(xxHash64(`127.0.0.1:${port}_${i}`));
-    for (const p of [833437586790550860n, 3551244743356806947n, 16117243373044804889n, 5583722120771150861n]) {
+    for (let port = 90; port <= 95; port++)
+      for (const i of [0, 1]) positions.add(xxHash64(`127.0.0.1:${port}_${i}`));
+    for (const p of [
+      833437586790550860n,
+      3551244743356806947n,
+      16117243373044804889n,
+      5583722120771150861n,
+    ]) {
       expect(positions.has(p)).toBe(true);
     }
   });
 
   it('equals a BigInt transcription of the specification for any bytes and seed', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (bytes, seed) => {
-        expect(xxHash64(bytes, seed)).toBe(referenceXXH64(bytes, seed));
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        (bytes, seed) => {
+          expect(xxHash64(bytes, seed)).toBe(referenceXXH64(bytes, seed));
+        },
+      ),
       { numRuns: 400 },
     );
   });

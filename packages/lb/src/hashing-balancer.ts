@@ -1,0 +1,92 @@
+import type { Host } from './host.js';
+import { HostSetBalancer, type Level } from './host-set-balancer.js';
+import { MaglevTable } from './maglev.js';
+import { choosePriority } from './priority-load.js';
+import { RingHashTable } from './ring-hash.js';
+import type { PickContext } from './types.js';
+
+const TWO32 = 4294967296;
+const MAX_U64 = (1n << 64n) - 1n;
+
+/** What RING_HASH and MAGLEV build per priority level. @internal */
+export interface HashTable {
+  readonly hosts: readonly Host[];
+  choose(hi: number, lo: number, attempt: number): Host | null;
+}
+
+/**
+ * `RING_HASH` and `MAGLEV`, as Envoy's ThreadAwareLoadBalancerBase: one table per priority level,
+ * built from its healthy hosts (all of them when the level is in panic); the request's hash
+ * chooses the level (`hash % 100 + 1` against the priority load) and then the host. A request
+ * without a hash gets a random one. With a retry predicate, each new selection rehashes.
+ * @internal
+ */
+export class HashingBalancer extends HostSetBalancer {
+  private tables: (HashTable | null)[] = [];
+  // The request hash of the pick in progress, as two uint32 halves.
+  private hashHi = 0;
+  private hashLo = 0;
+
+  pick(ctx: PickContext | undefined): Host | null {
+    if (this.size === 0) return null;
+    this.readHash(ctx);
+    const hi = this.hashHi;
+    const lo = this.hashLo;
+    let level = this.only;
+    if (level < 0) level = choosePriority((((hi % 100) * 96 + lo) % 100) + 1, this.load) >> 1;
+    const table = this.tables[level];
+    if (!table) return null;
+    let host = table.choose(hi, lo, 0);
+    const reject = ctx?.shouldSelectAnotherHost;
+    if (host === null || typeof reject !== 'function') return host;
+    const retries = HostSetBalancer.retries(ctx as PickContext);
+    for (let attempt = 1; attempt <= retries && reject(host); attempt++) {
+      host = table.choose(hi, lo, attempt) as Host;
+    }
+    return host;
+  }
+
+  /** The table of a priority level (tests, stats). */
+  tableOf(priority: number): HashTable | null {
+    return this.tables[priority] ?? null;
+  }
+
+  private readHash(ctx: PickContext | undefined): void {
+    const h = ctx?.hash;
+    if (typeof h === 'bigint') {
+      if (h >= 0n && h <= MAX_U64) {
+        this.hashHi = Number(h >> 32n);
+        this.hashLo = Number(h & 0xffffffffn);
+        return;
+      }
+    } else if (typeof h === 'number' && h >= 0 && Number.isSafeInteger(h)) {
+      this.hashHi = Math.floor(h / TWO32);
+      this.hashLo = h >>> 0;
+      return;
+    }
+    // No usable hash: a random one (never a constant, which would send all such requests to one host).
+    const random = this.options.random;
+    this.hashHi = Math.floor(random() * TWO32) >>> 0;
+    this.hashLo = Math.floor(random() * TWO32) >>> 0;
+  }
+
+  protected signatureOf(level: Level, panic: boolean): string {
+    const hosts = panic ? level.all : level.healthy;
+    const parts = hosts.map((h) => `${h.hashKey}\u0000${h.key}\u0000${h.weight}`);
+    parts.sort();
+    return `${panic ? 'P' : 'H'}|${parts.join('|')}`;
+  }
+
+  protected levelChanged(priority: number, level: Level | undefined, panic: boolean): void {
+    if (!level) {
+      this.tables[priority] = null;
+      return;
+    }
+    const hosts = panic ? level.all : level.healthy;
+    const o = this.options;
+    this.tables[priority] =
+      o.policy === 'MAGLEV'
+        ? new MaglevTable(hosts, o.tableSize)
+        : new RingHashTable(hosts, o.minimumRingSize, o.maximumRingSize);
+  }
+}
