@@ -36,13 +36,14 @@ export class HashingBalancer extends HostSetBalancer {
     if (level < 0) level = choosePriority((((hi % 100) * 96 + lo) % 100) + 1, this.load) >> 1;
     const table = this.tables[level];
     if (!table) return null;
-    let host = table.choose(hi, lo, 0);
+    const first = table.choose(hi, lo, 0);
     const reject = ctx?.shouldSelectAnotherHost;
-    if (host === null || typeof reject !== 'function') return host;
+    if (first === null || typeof reject !== 'function') return first;
     const retries = HostSetBalancer.retries(ctx as PickContext);
-    for (let attempt = 1; attempt <= retries && reject(host); attempt++) {
-      host = table.choose(hi, lo, attempt) as Host;
-    }
+    let host: Host = first;
+    // The table is not empty, so every selection finds a host.
+    for (let attempt = 1; attempt <= retries && reject(host); attempt++)
+      host = table.choose(hi, lo, attempt) ?? host;
     return host;
   }
 

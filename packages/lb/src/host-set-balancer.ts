@@ -58,12 +58,9 @@ export abstract class HostSetBalancer {
   setHosts(hosts: readonly Host[]): void {
     const levels: Level[] = [];
     for (const host of hosts) {
-      let level = levels[host.priority];
-      if (!level) {
-        for (let p = levels.length; p <= host.priority; p++)
-          levels[p] ??= { all: [], healthy: [], degraded: [], signature: '' };
-        level = levels[host.priority] as Level;
-      }
+      for (let p = levels.length; p <= host.priority; p++)
+        levels.push({ all: [], healthy: [], degraded: [], signature: '' });
+      const level = levels[host.priority] as Level;
       level.all.push(host);
       if (host.health === 'healthy') level.healthy.push(host);
       else if (host.health === 'degraded') level.degraded.push(host);

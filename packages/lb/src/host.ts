@@ -70,7 +70,7 @@ export function validateHostInput(input: HostInput, where: string): void {
   }
   if (input.health !== undefined && !HEALTH.has(input.health)) {
     throw new ConfigError(
-      `${where}.health: must be one of ${[...HEALTH].join(', ')}, got ${String(input.health)}`,
+      `${where}.health: must be one of ${[...HEALTH].join(', ')}, got ${JSON.stringify(input.health)}`,
     );
   }
   if (

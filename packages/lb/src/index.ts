@@ -1,6 +1,8 @@
 export { createLoadBalancer, LoadBalancer, MAX_MAGLEV_TABLE_SIZE, MAX_RING_SIZE } from './load-balancer.js';
 export { Host } from './host.js';
 export { xxHash64 } from './xxhash64.js';
+export { createRequestHasher } from './hash-policy.js';
+export type { HashableRequest, HashPolicy, RequestHasher } from './hash-policy.js';
 export type {
   HostHealth,
   HostInput,

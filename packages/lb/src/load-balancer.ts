@@ -111,7 +111,8 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
   }
 
   private apply(inputs: readonly HostInput[], now: number): HostSetChange {
-    if (!Array.isArray(inputs)) throw new ConfigError('hosts: must be an array of hosts');
+    const given: unknown = inputs; // checked without narrowing `inputs` to any[]
+    if (!Array.isArray(given)) throw new ConfigError('hosts: must be an array of hosts');
     const seen = new Set<string>();
     inputs.forEach((input, i) => {
       validateHostInput(input, `hosts[${i}]`);
@@ -201,10 +202,18 @@ function isPrime(n: number): boolean {
   return true;
 }
 
+/** A value for an error message, without "[object Object]". */
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
+    return String(value);
+  return typeof value;
+}
+
 function integer(value: unknown, field: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${field}: must be an integer in [${min}, ${max}], got ${String(value)}`);
+    throw new ConfigError(`${field}: must be an integer in [${min}, ${max}], got ${show(value)}`);
   }
   return value;
 }
@@ -226,7 +235,7 @@ function finite(
     value > max
   ) {
     throw new ConfigError(
-      `${field}: must be a number in ${minExclusive ? '(' : '['}${min}, ${max}], got ${String(value)}`,
+      `${field}: must be a number in ${minExclusive ? '(' : '['}${min}, ${max}], got ${show(value)}`,
     );
   }
   return value;

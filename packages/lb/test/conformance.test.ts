@@ -72,7 +72,7 @@ for (const policy of POLICIES) {
             fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 12, maxLength: 12 }),
             (health, healthyAt, weights) => {
               const hosts = hostsOf(health.length, (i) => ({
-                health: i === healthyAt % health.length ? 'healthy' : health[i],
+                health: i === healthyAt % health.length ? 'healthy' : (health[i] as HostHealth),
                 weight: weights[i] as number,
               }));
               const lb = make(hosts, { healthyPanicThreshold: 0 });
