@@ -1,9 +1,9 @@
 import type { Host } from './host.js';
 import { HostSetBalancer, type Level } from './host-set-balancer.js';
-import { MaglevTable } from './maglev.js';
+import { MaglevTable, mod64 } from './maglev.js';
 import { choosePriority } from './priority-load.js';
 import { RingHashTable } from './ring-hash.js';
-import type { PickContext } from './types.js';
+import type { PickContext, TableStats } from './types.js';
 
 const TWO32 = 4294967296;
 const MAX_U64 = (1n << 64n) - 1n;
@@ -11,6 +11,12 @@ const MAX_U64 = (1n << 64n) - 1n;
 /** What RING_HASH and MAGLEV build per priority level. @internal */
 export interface HashTable {
   readonly hosts: readonly Host[];
+  /** Entries (slots) each host owns, in `hosts` order. */
+  readonly perHost: Int32Array;
+  /** Entries in all. */
+  readonly size: number;
+  /** Bytes of the typed arrays. */
+  readonly bytes: number;
   choose(hi: number, lo: number, attempt: number): Host | null;
 }
 
@@ -26,14 +32,34 @@ export class HashingBalancer extends HostSetBalancer {
   // The request hash of the pick in progress, as two uint32 halves.
   private hashHi = 0;
   private hashLo = 0;
+  /** MAGLEV with all load on one level: a bigint hash needs one BigInt operation (`hash % M`). */
+  private fastMaglev: MaglevTable | null = null;
+
+  override setHosts(hosts: readonly Host[]): void {
+    super.setHosts(hosts);
+    const table = this.only >= 0 ? this.tables[this.only] : null;
+    this.fastMaglev = table instanceof MaglevTable ? table : null;
+  }
 
   pick(ctx: PickContext | undefined): Host | null {
     if (this.size === 0) return null;
+    const fast = this.fastMaglev;
+    if (fast !== null && ctx !== undefined) {
+      const h = ctx.hash;
+      if (
+        typeof h === 'bigint' &&
+        h >= 0n &&
+        h <= MAX_U64 &&
+        typeof ctx.shouldSelectAnotherHost !== 'function'
+      ) {
+        return fast.chooseBig(h);
+      }
+    }
     this.readHash(ctx);
     const hi = this.hashHi;
     const lo = this.hashLo;
     let level = this.only;
-    if (level < 0) level = choosePriority((((hi % 100) * 96 + lo) % 100) + 1, this.load) >> 1;
+    if (level < 0) level = choosePriority(mod64(hi, lo, 100, 96) + 1, this.load) >> 1;
     const table = this.tables[level];
     if (!table) return null;
     const first = table.choose(hi, lo, 0);
@@ -50,6 +76,23 @@ export class HashingBalancer extends HostSetBalancer {
   /** The table of a priority level (tests, stats). */
   tableOf(priority: number): HashTable | null {
     return this.tables[priority] ?? null;
+  }
+
+  protected override tableStats(priority: number): TableStats | undefined {
+    const table = this.tables[priority];
+    if (!table) return undefined;
+    let min = table.perHost.length > 0 ? Number.MAX_SAFE_INTEGER : 0;
+    let max = 0;
+    for (const n of table.perHost) {
+      min = Math.min(min, n);
+      max = Math.max(max, n);
+    }
+    return {
+      entries: table.hosts.length > 0 ? table.size : 0,
+      minEntriesPerHost: min,
+      maxEntriesPerHost: max,
+      bytes: table.bytes,
+    };
   }
 
   private readHash(ctx: PickContext | undefined): void {

@@ -1,6 +1,6 @@
 import type { Host } from './host.js';
 import { computePriorityLoad, type LevelCounts, type PriorityLoad } from './priority-load.js';
-import type { LoadBalancerPolicy, PickContext } from './types.js';
+import type { LoadBalancerPolicy, PickContext, PriorityStats, TableStats } from './types.js';
 
 /** Options after validation and defaults: what every balancer engine reads. @internal */
 export interface ResolvedOptions {
@@ -89,6 +89,28 @@ export abstract class HostSetBalancer {
     for (let p = 0; p < load.healthy.length; p++) {
       if (load.healthy[p] === 100 && load.panic[p] !== true) this.only = p;
     }
+  }
+
+  /** Per-level state, as `LoadBalancer.stats()` reports it. */
+  stats(): PriorityStats[] {
+    return this.levels.map((level, priority) => {
+      const table = this.tableStats(priority);
+      const stats = {
+        priority,
+        hosts: level.all.length,
+        healthy: level.healthy.length,
+        degraded: level.degraded.length,
+        healthyLoad: this.load.healthy[priority] ?? 0,
+        degradedLoad: this.load.degraded[priority] ?? 0,
+        panic: this.load.panic[priority] === true,
+      };
+      return table ? { ...stats, table } : stats;
+    });
+  }
+
+  /** The consistent-hash table of a level, if the algorithm has one. */
+  protected tableStats(_priority: number): TableStats | undefined {
+    return undefined;
   }
 
   /** Picks a host, or null when there is none to pick. Never throws. */

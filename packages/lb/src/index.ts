@@ -11,14 +11,17 @@ export type {
   LoadBalancerEvents,
   LoadBalancerOptions,
   LoadBalancerPolicy,
+  LoadBalancerStats,
   Locality,
   MaglevOptions,
   MetadataValue,
   PickContext,
+  PriorityStats,
   RingHashOptions,
   SlowStartOptions,
   SubsetFallbackPolicy,
   SubsetOptions,
+  TableStats,
 } from './types.js';
 // Re-exported so that users of this package alone can catch what it throws.
 export { ConfigError, InvalidArgumentError, MeshletError } from '@meshlet/errors';

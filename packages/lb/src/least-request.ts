@@ -12,9 +12,13 @@ import { equalWeights, SourcePicker } from './source-picker.js';
  */
 export class LeastRequestPicker extends SourcePicker implements Weigher<Host> {
   private readonly edf: EdfScheduler<Host> | null;
+  private readonly random: () => number;
+  private readonly choiceCount: number;
 
   constructor(hosts: readonly Host[], options: ResolvedOptions) {
     super(hosts, options);
+    this.random = options.random;
+    this.choiceCount = options.choiceCount;
     this.edf =
       equalWeights(hosts) && !this.inSlowStart
         ? null
@@ -25,10 +29,9 @@ export class LeastRequestPicker extends SourcePicker implements Weigher<Host> {
     if (this.edf) return this.edf.pick(this);
     const hosts = this.hosts;
     const n = hosts.length;
-    const random = this.options.random;
-    let best = hosts[Math.floor(random() * n)] as Host;
-    for (let k = 1; k < this.options.choiceCount; k++) {
-      const candidate = hosts[Math.floor(random() * n)] as Host;
+    let best = hosts[Math.floor(this.random() * n)] as Host;
+    for (let k = 1; k < this.choiceCount; k++) {
+      const candidate = hosts[Math.floor(this.random() * n)] as Host;
       if (candidate.activeRequests < best.activeRequests) best = candidate;
     }
     return best;

@@ -12,6 +12,7 @@ import type {
   LoadBalancerEvents,
   LoadBalancerOptions,
   LoadBalancerPolicy,
+  LoadBalancerStats,
   PickContext,
 } from './types.js';
 
@@ -103,6 +104,14 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
     this.engine.setHosts(this.list);
     this.emit('update', { added: [], removed: [], changed: [current] });
     return true;
+  }
+
+  /** Per-priority state: host counts, load, panic, and the consistent-hash table's size and spread. */
+  stats(): LoadBalancerStats {
+    const engine = this.engine;
+    if (engine instanceof SubsetBalancer)
+      return { priorities: engine.fallbackStats(), subsets: engine.subsetCount };
+    return { priorities: engine.stats() };
   }
 
   /** The host with this `address:port`, if it is in the set. */

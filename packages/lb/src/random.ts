@@ -10,9 +10,11 @@ import { equalWeights, SourcePicker } from './source-picker.js';
  */
 export class RandomPicker extends SourcePicker {
   private readonly cumulative: Float64Array | null;
+  private readonly random: () => number;
 
   constructor(hosts: readonly Host[], options: ResolvedOptions) {
     super(hosts, options);
+    this.random = options.random;
     if (equalWeights(hosts)) {
       this.cumulative = null;
     } else {
@@ -23,7 +25,7 @@ export class RandomPicker extends SourcePicker {
   }
 
   pick(): Host {
-    const r = this.options.random();
+    const r = this.random();
     const cumulative = this.cumulative;
     if (!cumulative) return this.hosts[Math.floor(r * this.hosts.length)] as Host;
     const target = r * (cumulative[cumulative.length - 1] as number);

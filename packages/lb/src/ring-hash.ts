@@ -21,6 +21,16 @@ export class RingHashTable {
   /** Entries each host got (Envoy's min/max_hashes_per_host stats come from these). */
   readonly hashesPerHost: Int32Array;
 
+  /** Entries per host, in `hosts` order. */
+  get perHost(): Int32Array {
+    return this.hashesPerHost;
+  }
+
+  /** Bytes of the ring's typed arrays (12 per entry). */
+  get bytes(): number {
+    return this.hi.byteLength + this.lo.byteLength + this.owner.byteLength + this.hashesPerHost.byteLength;
+  }
+
   constructor(hosts: readonly Host[], minimumRingSize: number, maximumRingSize: number) {
     this.hosts = hosts;
     const n = hosts.length;

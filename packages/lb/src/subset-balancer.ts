@@ -1,6 +1,12 @@
 import type { Host } from './host.js';
 import type { HostSetBalancer } from './host-set-balancer.js';
-import type { MetadataValue, PickContext, SubsetFallbackPolicy, SubsetOptions } from './types.js';
+import type {
+  MetadataValue,
+  PickContext,
+  PriorityStats,
+  SubsetFallbackPolicy,
+  SubsetOptions,
+} from './types.js';
 
 /**
  * Subset load balancing, as Envoy's SubsetLoadBalancer: hosts are grouped by the values of each
@@ -83,6 +89,11 @@ export class SubsetBalancer {
       }
     }
     return this.fallback ? this.fallback.pick(ctx) : null;
+  }
+
+  /** Per-level state of the fallback set (empty with NO_FALLBACK). */
+  fallbackStats(): PriorityStats[] {
+    return this.fallback ? this.fallback.stats() : [];
   }
 
   /** Number of subsets that hold hosts now. */

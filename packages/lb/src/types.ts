@@ -141,3 +141,37 @@ export interface HostSetChange {
 export interface LoadBalancerEvents {
   update: [change: HostSetChange];
 }
+
+/** The consistent-hash table of one priority level (Envoy's ring_hash_lb / maglev_lb gauges). */
+export interface TableStats {
+  /** Ring entries or Maglev slots. */
+  readonly entries: number;
+  readonly minEntriesPerHost: number;
+  readonly maxEntriesPerHost: number;
+  /** Bytes of the table's typed arrays. */
+  readonly bytes: number;
+}
+
+/** State of one priority level. */
+export interface PriorityStats {
+  readonly priority: number;
+  readonly hosts: number;
+  readonly healthy: number;
+  readonly degraded: number;
+  /** Percent of requests sent to this level's healthy hosts (all hosts when in panic). */
+  readonly healthyLoad: number;
+  /** Percent of requests sent to this level's degraded hosts. */
+  readonly degradedLoad: number;
+  /** Whether the level balances over all its hosts because too few are available. */
+  readonly panic: boolean;
+  /** `RING_HASH` and `MAGLEV` only. */
+  readonly table?: TableStats;
+}
+
+/** A snapshot of a balancer's state, from `stats()`. */
+export interface LoadBalancerStats {
+  /** Levels of the whole set (of the fallback set behind subsets; empty with NO_FALLBACK). */
+  readonly priorities: readonly PriorityStats[];
+  /** Subsets that hold hosts, when subset load balancing is on. */
+  readonly subsets?: number;
+}

@@ -143,3 +143,55 @@ describe('MAGLEV table properties', () => {
     expect(() => createLoadBalancer('MAGLEV', [], { maglev: { tableSize: 5_000_023 } })).toThrow(ConfigError);
   });
 });
+
+describe('mod64', () => {
+  it('equals BigInt arithmetic for any uint64 and any modulus up to the largest table size', async () => {
+    const { mod64 } = await import('../src/maglev.ts');
+    fc.assert(
+      fc.property(
+        fc.nat({ max: 0xffffffff }),
+        fc.nat({ max: 0xffffffff }),
+        fc.integer({ min: 1, max: 5_000_011 }),
+        (hi, lo, m) => {
+          expect(mod64(hi, lo, m)).toBe(Number(((BigInt(hi) << 32n) | BigInt(lo)) % BigInt(m)));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(mod64(0xffffffff, 0xffffffff, 5_000_011)).toBe(Number((2n ** 64n - 1n) % 5_000_011n));
+  });
+});
+
+describe('MAGLEV stats and the bigint fast path', () => {
+  it('reports Envoy\'s min/max entries per host ("Basic": 1 and 2 at M = 7)', () => {
+    const lb = createLoadBalancer('MAGLEV', ports(90, 95), { maglev: { tableSize: 7 } });
+    expect(lb.stats().priorities[0]?.table).toMatchObject({
+      entries: 7,
+      minEntriesPerHost: 1,
+      maxEntriesPerHost: 2,
+    });
+    const weighted = createLoadBalancer(
+      'MAGLEV',
+      [
+        { address: '127.0.0.1', port: 90, weight: 1 },
+        { address: '127.0.0.1', port: 91, weight: 2 },
+      ],
+      { maglev: { tableSize: 17 } },
+    );
+    expect(weighted.stats().priorities[0]?.table).toMatchObject({
+      minEntriesPerHost: 6,
+      maxEntriesPerHost: 11,
+    });
+  });
+
+  it('a bigint hash picks the same host on the fast path and on the general path', () => {
+    const lb = createLoadBalancer('MAGLEV', ports(1, 50, { address: '10.7.0.1' }));
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (hash) => {
+        // A predicate that accepts everything forces the general (hi/lo) path.
+        expect(lb.pick({ hash })).toBe(lb.pick({ hash, shouldSelectAnotherHost: () => false }));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
