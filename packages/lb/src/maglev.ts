@@ -40,12 +40,10 @@ export class MaglevTable {
   private readonly t32: number;
   /** Slots each host owns, in `hosts` order (Envoy's min/max_entries_per_host come from these). */
   readonly perHost: Int32Array;
-  private readonly sizeBig: bigint;
 
   constructor(hosts: readonly Host[], size: number) {
     this.size = size;
     this.t32 = TWO32 % size;
-    this.sizeBig = BigInt(size);
     this.table = new Int32Array(size).fill(-1);
     const sorted = sortByHashKey(hosts);
     this.hosts = sorted;
@@ -102,12 +100,6 @@ export class MaglevTable {
       lo = (lo ^ (TWO32 - attempt)) >>> 0;
     }
     return this.hosts[this.table[mod64(hi, lo, this.size, this.t32)] as number] as Host;
-  }
-
-  /** The host for a uint64 bigint hash, first selection: one BigInt operation instead of two. */
-  chooseBig(hash: bigint): Host | null {
-    if (this.hosts.length === 0) return null;
-    return this.hosts[this.table[Number(hash % this.sizeBig)] as number] as Host;
   }
 
   /** Bytes of the table's typed arrays. */
