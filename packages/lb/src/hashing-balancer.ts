@@ -1,4 +1,4 @@
-import type { Host } from './host.js';
+import { type Host, localityKey } from './host.js';
 import { HostSetBalancer, type Level } from './host-set-balancer.js';
 import { MaglevTable, mod64 } from './maglev.js';
 import { choosePriority } from './priority-load.js';
@@ -97,7 +97,12 @@ export class HashingBalancer extends HostSetBalancer {
 
   protected signatureOf(level: Level, panic: boolean): string {
     const hosts = panic ? level.all : level.healthy;
-    const parts = hosts.map((h) => `${h.hashKey}\u0000${h.key}\u0000${h.weight}`);
+    const localities = this.options.localityWeighted;
+    const parts = hosts.map(
+      (h) =>
+        `${h.hashKey}\u0000${h.key}\u0000${h.weight}` +
+        (localities ? `\u0000${localityKey(h.locality)}\u0000${h.localityWeight}` : ''),
+    );
     parts.sort();
     return `${panic ? 'P' : 'H'}|${parts.join('|')}`;
   }
@@ -107,11 +112,31 @@ export class HashingBalancer extends HostSetBalancer {
       this.tables[priority] = null;
       return;
     }
-    const hosts = panic ? level.all : level.healthy;
     const o = this.options;
+    let hosts = panic ? level.all : level.healthy;
+    let normalized: Map<Host, number> | undefined;
+    if (o.localityWeighted) {
+      // Envoy's normalizeLocalityWeights: a host's share is its weight within its locality times
+      // its locality's share of all locality weights; zero-weight localities are left out.
+      normalized = new Map();
+      let localitySum = 0;
+      for (const group of level.localities) localitySum += group.weight;
+      hosts = [];
+      for (const group of level.localities) {
+        if (group.weight === 0) continue;
+        const members = panic ? group.all : group.healthy;
+        const localityShare = group.weight / localitySum;
+        let sum = 0;
+        for (const host of members) sum += host.weight;
+        for (const host of members) {
+          normalized.set(host, (host.weight * localityShare) / sum);
+          hosts.push(host);
+        }
+      }
+    }
     this.tables[priority] =
       o.policy === 'MAGLEV'
-        ? new MaglevTable(hosts, o.tableSize)
-        : new RingHashTable(hosts, o.minimumRingSize, o.maximumRingSize);
+        ? new MaglevTable(hosts, o.tableSize, normalized)
+        : new RingHashTable(hosts, o.minimumRingSize, o.maximumRingSize, normalized);
   }
 }

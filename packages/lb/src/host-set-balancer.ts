@@ -1,4 +1,4 @@
-import type { Host } from './host.js';
+import { type Host, localityKey } from './host.js';
 import { computePriorityLoad, type LevelCounts, type PriorityLoad } from './priority-load.js';
 import type { LoadBalancerPolicy, PickContext, PriorityStats, TableStats } from './types.js';
 
@@ -6,6 +6,7 @@ import type { LoadBalancerPolicy, PickContext, PriorityStats, TableStats } from 
 export interface ResolvedOptions {
   readonly policy: LoadBalancerPolicy;
   readonly panicThreshold: number;
+  readonly localityWeighted: boolean;
   readonly overprovisioningFactor: number;
   readonly choiceCount: number;
   readonly activeRequestBias: number;
@@ -21,11 +22,22 @@ export interface ResolvedOptions {
   readonly clock: () => number;
 }
 
-/** Hosts of one priority level, split by health. @internal */
+/** Hosts of one locality within a level, split by health. @internal */
+export interface LocalityGroup {
+  readonly key: string;
+  readonly weight: number;
+  readonly all: Host[];
+  readonly healthy: Host[];
+  readonly degraded: Host[];
+}
+
+/** Hosts of one priority level, split by health and by locality. @internal */
 export interface Level {
   readonly all: Host[];
   readonly healthy: Host[];
   readonly degraded: Host[];
+  /** In order of first appearance in the host list. */
+  readonly localities: LocalityGroup[];
   /** What the level's structures were built from; equal signatures mean nothing to rebuild. */
   signature: string;
 }
@@ -58,12 +70,25 @@ export abstract class HostSetBalancer {
   setHosts(hosts: readonly Host[]): void {
     const levels: Level[] = [];
     for (const host of hosts) {
-      for (let p = levels.length; p <= host.priority; p++)
-        levels.push({ all: [], healthy: [], degraded: [], signature: '' });
+      for (let p = levels.length; p <= host.priority; p++) {
+        levels.push({ all: [], healthy: [], degraded: [], localities: [], signature: '' });
+      }
       const level = levels[host.priority] as Level;
+      const key = localityKey(host.locality);
+      let group = level.localities.find((g) => g.key === key);
+      if (!group) {
+        group = { key, weight: host.localityWeight, all: [], healthy: [], degraded: [] };
+        level.localities.push(group);
+      }
       level.all.push(host);
-      if (host.health === 'healthy') level.healthy.push(host);
-      else if (host.health === 'degraded') level.degraded.push(host);
+      group.all.push(host);
+      if (host.health === 'healthy') {
+        level.healthy.push(host);
+        group.healthy.push(host);
+      } else if (host.health === 'degraded') {
+        level.degraded.push(host);
+        group.degraded.push(host);
+      }
     }
     const counts: LevelCounts[] = levels.map((l) => ({
       total: l.all.length,

@@ -22,6 +22,8 @@ export class Host {
   health: HostHealth;
   metadata: Readonly<Record<string, MetadataValue>>;
   locality: Locality | undefined;
+  /** Weight of the host's locality (locality-weighted balancing). */
+  localityWeight: number;
   priority: number;
   /**
    * Requests in flight to this host. The caller increments it when it sends a request and
@@ -41,6 +43,7 @@ export class Host {
     this.health = input.health ?? 'healthy';
     this.metadata = input.metadata ?? EMPTY_METADATA;
     this.locality = input.locality;
+    this.localityWeight = input.localityWeight ?? 1;
     this.priority = input.priority ?? 0;
     this.activeRequests = 0;
     this.healthySince = now;
@@ -74,6 +77,20 @@ export function validateHostInput(input: HostInput, where: string): void {
     );
   }
   if (
+    input.localityWeight !== undefined &&
+    (!Number.isInteger(input.localityWeight) || input.localityWeight < 0 || input.localityWeight > MAX_WEIGHT)
+  ) {
+    throw new ConfigError(
+      `${where}.localityWeight: must be an integer in [0, ${MAX_WEIGHT}], got ${String(input.localityWeight)}`,
+    );
+  }
+  if (
+    input.locality !== undefined &&
+    (typeof input.locality !== 'object' || (input.locality as unknown) === null)
+  ) {
+    throw new ConfigError(`${where}.locality: must be an object { region?, zone?, subZone? }`);
+  }
+  if (
     input.priority !== undefined &&
     (!Number.isInteger(input.priority) || input.priority < 0 || input.priority > 127)
   ) {
@@ -101,6 +118,13 @@ export function sameMetadata(
   if (ka.length !== Object.keys(b).length) return false;
   for (const k of ka) if (a[k] !== b[k]) return false;
   return true;
+}
+
+/** A string naming a locality, equal for equal localities. */
+export function localityKey(locality: Locality | undefined): string {
+  return locality
+    ? `${locality.region ?? ''}\u0000${locality.zone ?? ''}\u0000${locality.subZone ?? ''}`
+    : '';
 }
 
 /** Whether the two localities are equal. */

@@ -1,7 +1,7 @@
 import { ConfigError } from '@meshlet/errors';
 import { EventEmitter } from 'eventemitter3';
 import { HashingBalancer } from './hashing-balancer.js';
-import { Host, sameLocality, sameMetadata, validateHostInput } from './host.js';
+import { Host, localityKey, sameLocality, sameMetadata, validateHostInput } from './host.js';
 import type { HostSetBalancer, ResolvedOptions } from './host-set-balancer.js';
 import { SchedulingBalancer } from './scheduling-balancer.js';
 import { SubsetBalancer } from './subset-balancer.js';
@@ -123,11 +123,21 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
     const given: unknown = inputs; // checked without narrowing `inputs` to any[]
     if (!Array.isArray(given)) throw new ConfigError('hosts: must be an array of hosts');
     const seen = new Set<string>();
+    const localityWeights = new Map<string, number>();
     inputs.forEach((input, i) => {
       validateHostInput(input, `hosts[${i}]`);
       const key = `${input.address}:${input.port}`;
       if (seen.has(key)) throw new ConfigError(`hosts[${i}]: ${key} appears twice`);
       seen.add(key);
+      const locality = `${input.priority ?? 0}\u0000${localityKey(input.locality)}`;
+      const weight = input.localityWeight ?? 1;
+      const known = localityWeights.get(locality);
+      if (known !== undefined && known !== weight) {
+        throw new ConfigError(
+          `hosts[${i}].localityWeight: ${weight}, but another host of its locality and priority has ${known}`,
+        );
+      }
+      localityWeights.set(locality, weight);
     });
     const added: Host[] = [];
     const changed: Host[] = [];
@@ -148,7 +158,9 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
       const metadata = input.metadata ?? {};
       const weight = input.weight ?? 1;
       const priority = input.priority ?? 0;
+      const localityWeight = input.localityWeight ?? 1;
       if (
+        existing.localityWeight !== localityWeight ||
         existing.health !== health ||
         existing.hashKey !== hashKey ||
         existing.weight !== weight ||
@@ -163,6 +175,7 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
         existing.priority = priority;
         existing.metadata = metadata;
         existing.locality = input.locality;
+        existing.localityWeight = localityWeight;
         changed.push(existing);
       }
       next.set(key, existing);
@@ -217,6 +230,12 @@ function show(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
     return String(value);
   return typeof value;
+}
+
+function bool(value: unknown, field: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new ConfigError(`${field}: must be a boolean, got ${show(value)}`);
+  return value;
 }
 
 function integer(value: unknown, field: string, min: number, max: number, fallback: number): number {
@@ -318,6 +337,7 @@ function resolveOptions(policy: LoadBalancerPolicy, o: LoadBalancerOptions): Res
   const clock = o.clock ?? (() => performance.now());
   return {
     policy,
+    localityWeighted: bool(o.localityWeighted, 'options.localityWeighted'),
     panicThreshold: finite(o.healthyPanicThreshold, 'options.healthyPanicThreshold', 0, 100, 50),
     overprovisioningFactor: integer(
       o.overprovisioningFactor,

@@ -41,7 +41,8 @@ export class MaglevTable {
   /** Slots each host owns, in `hosts` order (Envoy's min/max_entries_per_host come from these). */
   readonly perHost: Int32Array;
 
-  constructor(hosts: readonly Host[], size: number) {
+  /** `normalized`: each host's share (Envoy's normalized weights, locality-weighted); default weight / sum. */
+  constructor(hosts: readonly Host[], size: number, normalized?: ReadonlyMap<Host, number>) {
     this.size = size;
     this.t32 = TWO32 % size;
     this.table = new Int32Array(size).fill(-1);
@@ -61,7 +62,7 @@ export class MaglevTable {
     let maxWeight = 0;
     for (let i = 0; i < n; i++) {
       const host = sorted[i] as Host;
-      weight[i] = host.weight / sum;
+      weight[i] = normalized ? (normalized.get(host) ?? 0) : host.weight / sum;
       if ((weight[i] as number) > maxWeight) maxWeight = weight[i] as number;
       xxHash64Parts(host.hashKey, 0);
       position[i] = mod64(hashHi(), hashLo(), size);

@@ -31,7 +31,13 @@ export class RingHashTable {
     return this.hi.byteLength + this.lo.byteLength + this.owner.byteLength + this.hashesPerHost.byteLength;
   }
 
-  constructor(hosts: readonly Host[], minimumRingSize: number, maximumRingSize: number) {
+  /** `normalized`: each host's share (Envoy's normalized weights, locality-weighted); default weight / sum. */
+  constructor(
+    hosts: readonly Host[],
+    minimumRingSize: number,
+    maximumRingSize: number,
+    normalized?: ReadonlyMap<Host, number>,
+  ) {
     this.hosts = hosts;
     const n = hosts.length;
     this.hashesPerHost = new Int32Array(n);
@@ -44,7 +50,8 @@ export class RingHashTable {
     let sum = 0;
     for (const host of hosts) sum += host.weight;
     let minWeight = 1;
-    for (const host of hosts) minWeight = Math.min(minWeight, host.weight / sum);
+    const share = (host: Host): number => (normalized ? (normalized.get(host) ?? 0) : host.weight / sum);
+    for (const host of hosts) minWeight = Math.min(minWeight, share(host));
     const scale = Math.min(Math.ceil(minWeight * minimumRingSize) / minWeight, maximumRingSize);
     const capacity = Math.ceil(scale) + n;
     const hi = new Uint32Array(capacity);
@@ -55,7 +62,7 @@ export class RingHashTable {
     let target = 0;
     for (let h = 0; h < n; h++) {
       const host = hosts[h] as Host;
-      target += scale * (host.weight / sum);
+      target += scale * share(host);
       const prefix = `${host.hashKey}_`;
       let i = 0;
       while (current < target) {

@@ -13,7 +13,7 @@ export type HostHealth = 'healthy' | 'degraded' | 'unhealthy' | 'ejected';
 /** A metadata value: what a subset selector or a route's metadata match compares. */
 export type MetadataValue = string | number | boolean;
 
-/** Where a host runs (Envoy's `Locality`), carried for the caller and for locality-aware routing. */
+/** Where a host runs (Envoy's `Locality`): the unit of locality-weighted balancing. */
 export interface Locality {
   readonly region?: string;
   readonly zone?: string;
@@ -38,6 +38,12 @@ export interface HostInput {
   /** Endpoint metadata, matched by subset load balancing. */
   readonly metadata?: Readonly<Record<string, MetadataValue>>;
   readonly locality?: Locality;
+  /**
+   * Weight of the host's locality (EDS `LocalityLbEndpoints.load_balancing_weight`), used when
+   * `localityWeighted` is on; every host of one locality and priority must give the same value.
+   * 0 takes the locality out of balancing. An integer; default 1.
+   */
+  readonly localityWeight?: number;
   /** Priority level, 0 (highest) and up, an integer below 128. Default 0. */
   readonly priority?: number;
 }
@@ -117,6 +123,12 @@ export interface LoadBalancerOptions {
   readonly healthyPanicThreshold?: number;
   /** Envoy's overprovisioning factor, percent: a priority at `100 / factor` availability is "full". Default 140. */
   readonly overprovisioningFactor?: number;
+  /**
+   * Envoy's locality-weighted balancing (`locality_weighted_lb_config`): traffic of a priority level
+   * is split between its localities by `localityWeight` (scaled down for localities with few
+   * available hosts), then balanced inside the locality. Default false.
+   */
+  readonly localityWeighted?: boolean;
   readonly leastRequest?: LeastRequestOptions;
   readonly ringHash?: RingHashOptions;
   readonly maglev?: MaglevOptions;
