@@ -274,3 +274,27 @@ describe('update(), setHealth() and events', () => {
     expect(lb.hosts.map((h) => h.key)).toEqual(['10.0.0.1:8080', '10.0.0.2:8080']);
   });
 });
+
+describe('RANDOM', () => {
+  it('weighted picks follow weights exactly in expectation (alias table)', () => {
+    // A deterministic, evenly spread sequence of draws: the alias table's share per host is exact.
+    const weights = [1, 7, 2, 10, 5];
+    let k = 0;
+    const lb = createLoadBalancer(
+      'RANDOM',
+      hostsOf(5, (i) => ({ weight: weights[i] as number })),
+      {
+        random: () => (k++ * 0.6180339887498949) % 1,
+      },
+    );
+    const counts = new Map<string, number>();
+    const n = 50_000;
+    for (let i = 0; i < n; i++) {
+      const key = lb.pick()?.key ?? '';
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    lb.hosts.forEach((h, i) => {
+      expect(Math.abs((counts.get(h.key) ?? 0) / n - (weights[i] as number) / 25)).toBeLessThan(0.005);
+    });
+  });
+});
