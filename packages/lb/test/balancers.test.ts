@@ -244,6 +244,14 @@ describe('update(), setHealth() and events', () => {
     expect(engine.tableOf(0)).not.toBe(table);
   });
 
+  it('keeps the round-robin position across an update that changes only metadata', () => {
+    const lb = createLoadBalancer('ROUND_ROBIN', hostsOf(4), { random: seeded(12) });
+    const order = Array.from({ length: 4 }, () => lb.pick()?.key);
+    lb.pick(); // position 1 of the rotation
+    lb.update(hostsOf(4, () => ({ metadata: { v: '2' } })));
+    expect(lb.pick()?.key).toBe(order[1]);
+  });
+
   it('setHealth: an ejected host gets no traffic, and comes back', () => {
     const lb = createLoadBalancer('ROUND_ROBIN', hostsOf(4));
     expect(lb.setHealth('10.0.0.2:8080', 'ejected')).toBe(true);
