@@ -44,7 +44,7 @@ export class HashingBalancer extends HostSetBalancer {
     // The request hash as two uint32 halves, in locals (no object, no BigInt allocated).
     let hi: number;
     let lo: number;
-    const h = ctx === undefined ? undefined : ctx.hash;
+    const h = ctx?.hash;
     if (typeof h === 'number' && h >= 0 && h <= Number.MAX_SAFE_INTEGER && Math.floor(h) === h) {
       hi = Math.floor(h / TWO32);
       lo = h >>> 0;

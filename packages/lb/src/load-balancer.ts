@@ -64,7 +64,8 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
 
   /**
    * Picks a host for one request, or returns `null` when there is none (no hosts, no healthy
-   * host with panic disabled, no matching subset without fallback). Never throws.
+   * host with panic disabled, no matching subset without fallback). Never throws, unless the
+   * context's own `shouldSelectAnotherHost` does.
    *
    * @example
    * ```ts

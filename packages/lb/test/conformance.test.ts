@@ -165,6 +165,7 @@ for (const policy of POLICIES) {
           { hostSelectionRetryCount: -3 },
         ];
         for (const ctx of bad) expect(lb.pick({ ...variant.ctx, ...(ctx as PickContext) })).not.toBeNull();
+        expect(() => lb.pick(null as never)).not.toThrow();
       });
     });
   }
