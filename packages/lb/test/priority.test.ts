@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLoadBalancer, type HostInput, type LoadBalancerPolicy } from '@meshlet/lb';
 import { computePriorityLoad } from '../src/priority-load.ts';
@@ -44,6 +45,33 @@ describe('priority load (Envoy LoadBalancerBase)', () => {
     );
     expect(load.healthy).toEqual([16, 28, 14]);
     expect(load.degraded).toEqual([28, 14, 0]);
+  });
+
+  it('loads always sum to 100, and a level gets healthy load only if it has healthy hosts (or is in panic)', () => {
+    const level = fc
+      .record({ healthy: fc.nat(20), degraded: fc.nat(20), other: fc.nat(20) })
+      .map(({ healthy, degraded, other }) => ({ total: healthy + degraded + other, healthy, degraded }));
+    fc.assert(
+      fc.property(
+        fc.array(level, { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 0, max: 100 }),
+        (levels, threshold) => {
+          const load = computePriorityLoad(levels, 140, threshold);
+          const sum = [...load.healthy, ...load.degraded].reduce((a, b) => a + b, 0);
+          expect(sum).toBe(100);
+          levels.forEach((l, i) => {
+            expect(load.healthy[i]).toBeGreaterThanOrEqual(0);
+            expect(load.degraded[i]).toBeGreaterThanOrEqual(0);
+            if (l.degraded === 0 && !load.panic[i]) expect(load.degraded[i]).toBe(0);
+          });
+          const anyAvailable = levels.some((l) => l.healthy + l.degraded > 0);
+          levels.forEach((l, i) => {
+            if (anyAvailable && l.healthy === 0 && !load.panic[i]) expect(load.healthy[i]).toBe(0);
+          });
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('total panic spreads load by host counts', () => {
