@@ -19,7 +19,16 @@ export class Host {
   /** What `RING_HASH` and `MAGLEV` hash: `hashKey` if given, else `key`. */
   hashKey: string;
   weight: number;
+  /**
+   * Effective health: the worse of `declaredHealth` (from `update()`, as EDS says) and
+   * `observedHealth` (from `setHealth()`, as health checks and outlier detection say), as Envoy
+   * combines its health flags.
+   */
   health: HostHealth;
+  /** Health given by the host set (`update()` or creation). */
+  declaredHealth: HostHealth;
+  /** Health set by `setHealth()` (active health checking, outlier detection). Default healthy. */
+  observedHealth: HostHealth;
   metadata: Readonly<Record<string, MetadataValue>>;
   locality: Locality | undefined;
   /** Weight of the host's locality (locality-weighted balancing). */
@@ -40,7 +49,9 @@ export class Host {
     this.key = `${input.address}:${input.port}`;
     this.hashKey = input.hashKey ?? this.key;
     this.weight = input.weight ?? 1;
-    this.health = input.health ?? 'healthy';
+    this.declaredHealth = input.health ?? 'healthy';
+    this.observedHealth = 'healthy';
+    this.health = this.declaredHealth;
     this.metadata = input.metadata ?? EMPTY_METADATA;
     this.locality = input.locality;
     this.localityWeight = input.localityWeight ?? 1;
@@ -48,6 +59,13 @@ export class Host {
     this.activeRequests = 0;
     this.healthySince = now;
   }
+}
+
+const RANK: Readonly<Record<HostHealth, number>> = { healthy: 0, degraded: 1, unhealthy: 2, ejected: 2 };
+
+/** The worse of the two healths; on a tie between unhealthy and ejected, the observed one. */
+export function combinedHealth(declared: HostHealth, observed: HostHealth): HostHealth {
+  return RANK[observed] >= RANK[declared] ? observed : declared;
 }
 
 /** Throws a {@link ConfigError} naming the field when `input` is not a valid host. */

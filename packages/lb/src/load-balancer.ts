@@ -1,7 +1,7 @@
 import { ConfigError } from '@meshlet/errors';
 import { EventEmitter } from 'eventemitter3';
 import { HashingBalancer } from './hashing-balancer.js';
-import { Host, localityKey, sameLocality, sameMetadata, validateHostInput } from './host.js';
+import { combinedHealth, Host, localityKey, sameLocality, sameMetadata, validateHostInput } from './host.js';
 import type { HostSetBalancer, ResolvedOptions } from './host-set-balancer.js';
 import { SchedulingBalancer } from './scheduling-balancer.js';
 import { SubsetBalancer } from './subset-balancer.js';
@@ -91,17 +91,21 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
   }
 
   /**
-   * Sets the health of one host (by object or `address:port`), as active health checking or
-   * outlier detection (`ejected`) would. Returns false when the host is not in the set.
+   * Sets the observed health of one host (by object or `address:port`), as active health
+   * checking or outlier detection (`ejected`) would. The host's effective `health` is the worse
+   * of this and the health its host set declares, so an ejection survives `update()` calls and
+   * a host the host set calls unhealthy stays so. Returns false when the host is not in the set.
    */
   setHealth(host: Host | string, health: HostHealth): boolean {
     if (!HEALTH.has(health))
       throw new ConfigError(`setHealth: health must be one of ${[...HEALTH].join(', ')}`);
     const current = this.byKey.get(typeof host === 'string' ? host : host.key);
     if (!current) return false;
-    if (current.health === health) return true;
-    if (health === 'healthy') current.healthySince = this.options.clock();
-    current.health = health;
+    current.observedHealth = health;
+    const effective = combinedHealth(current.declaredHealth, health);
+    if (current.health === effective) return true;
+    if (effective === 'healthy') current.healthySince = this.options.clock();
+    current.health = effective;
     this.engine.setHosts(this.list);
     this.emit('update', { added: [], removed: [], changed: [current] });
     return true;
@@ -154,7 +158,9 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
         list.push(host);
         continue;
       }
-      const health = input.health ?? 'healthy';
+      const declared = input.health ?? 'healthy';
+      const health = combinedHealth(declared, existing.observedHealth);
+      existing.declaredHealth = declared;
       const hashKey = input.hashKey ?? key;
       const metadata = input.metadata ?? {};
       const weight = input.weight ?? 1;

@@ -261,6 +261,19 @@ describe('update(), setHealth() and events', () => {
     expect(lb.setHealth('10.9.9.9:1', 'healthy')).toBe(false);
   });
 
+  it('an ejection survives host set updates; the host set can still mark a host unhealthy', () => {
+    const lb = createLoadBalancer('ROUND_ROBIN', hostsOf(3));
+    lb.setHealth('10.0.0.1:8080', 'ejected');
+    lb.update(hostsOf(3)); // EDS says nothing about health: the ejection stands
+    expect(lb.get('10.0.0.1:8080')?.health).toBe('ejected');
+    lb.setHealth('10.0.0.1:8080', 'healthy');
+    expect(lb.get('10.0.0.1:8080')?.health).toBe('healthy');
+    lb.update(hostsOf(3, (i) => (i === 1 ? { health: 'unhealthy' } : {})));
+    lb.setHealth('10.0.0.2:8080', 'healthy'); // health checks pass, but the host set says unhealthy
+    expect(lb.get('10.0.0.2:8080')?.health).toBe('unhealthy');
+    for (let i = 0; i < 10; i++) expect(lb.pick()?.key).not.toBe('10.0.0.2:8080');
+  });
+
   it('rejects bad input with a ConfigError and changes nothing', () => {
     expect(() => createLoadBalancer('WEIGHTED' as LoadBalancerPolicy, [])).toThrow(ConfigError);
     expect(() => createLoadBalancer('ROUND_ROBIN', [], { maglev: { tableSize: 7 } })).toThrow(
