@@ -79,7 +79,8 @@ function evaluate(policy: Compiled, request: HashableRequest): bigint | null {
     case HEADER: {
       const values = headerValues(request, policy.name);
       if (!values) return null;
-      // Envoy sorts the values, so their order does not change the hash, and hashes them as one stream.
+      // Envoy sorts the values, so their order does not change the hash, and feeds them to one
+      // streaming XXH64: the hash of their concatenation.
       return xxHash64(values.length === 1 ? (values[0] as string) : [...values].sort().join(''));
     }
     case COOKIE: {
