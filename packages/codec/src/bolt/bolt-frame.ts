@@ -1,0 +1,168 @@
+import type { FrameKind, RpcFrame } from '../types.js';
+import { hessianReader } from '../hessian.js';
+import { parseHeaderMap } from './header-map.js';
+
+const kEmpty: Buffer = Buffer.alloc(0);
+
+/** Bolt serialization (codec) bytes. */
+export const BoltSerialization = {
+  hessian2: 1,
+  protobuf: 11,
+} as const;
+
+/** Bolt response status codes (`com.alipay.remoting.ResponseStatus`). */
+export const BoltStatus = {
+  SUCCESS: 0x0000,
+  ERROR: 0x0001,
+  SERVER_EXCEPTION: 0x0002,
+  UNKNOWN: 0x0003,
+  SERVER_THREADPOOL_BUSY: 0x0004,
+  ERROR_COMM: 0x0005,
+  NO_PROCESSOR: 0x0006,
+  TIMEOUT: 0x0007,
+  CLIENT_SEND_ERROR: 0x0008,
+  CODEC_EXCEPTION: 0x0009,
+  CONNECTION_CLOSED: 0x0010,
+  SERVER_SERIAL_EXCEPTION: 0x0011,
+  SERVER_DESERIAL_EXCEPTION: 0x0012,
+} as const;
+
+/** SOFARPC's class names of a request and a response. */
+export const BoltClassName = {
+  request: 'com.alipay.sofa.rpc.core.request.SofaRequest',
+  response: 'com.alipay.sofa.rpc.core.response.SofaResponse',
+} as const;
+
+/** Fields of a {@link BoltFrame} built in code; all but `kind` are optional. */
+export interface BoltFrameInit {
+  readonly kind: FrameKind;
+  readonly requestId?: number;
+  /** 1 (Bolt v1, first byte 0x01) or 2 (Bolt v2, first byte 0x02). Default 1. */
+  readonly version?: 1 | 2;
+  /** v2's protocol version byte (`ver1`): 1, or 2 for CRC support. Default: 2 for v2 frames. */
+  readonly protocolVersion?: number;
+  /** v2's switch byte; bit 0 asks for a CRC32 trailer (with protocolVersion 2). Default 0. */
+  readonly switches?: number;
+  /** The command version byte (`ver2`). Default 1. */
+  readonly commandVersion?: number;
+  /** Serialization byte: 1 hessian2 (default), 11 protobuf. */
+  readonly serialization?: number;
+  readonly timeout?: number;
+  readonly status?: number;
+  /** The Java class name of the payload; '' for heartbeats. */
+  readonly className?: string;
+  readonly headers?: Map<string, string>;
+  readonly body?: Buffer;
+  /** Internal: the frame's received bytes. */
+  readonly raw?: Buffer | null;
+  /** Internal: the received class name and header map bytes, decoded on first access. */
+  readonly classBytes?: Buffer | null;
+  readonly headerBytes?: Buffer | null;
+}
+
+/**
+ * A SOFA Bolt frame (v1 or v2). The class name and the header map are kept as received and
+ * decoded on first access; `service` and `method` come from the SOFARPC headers
+ * (`sofa_head_target_service` or `service`, `sofa_head_method_name`), and for a Hessian 2 request
+ * without a method header, from the SofaRequest in its body (read with hessian.js).
+ */
+export class BoltFrame implements RpcFrame {
+  readonly protocol: string = 'bolt';
+  kind: FrameKind;
+  requestId: number;
+  version: 1 | 2;
+  protocolVersion: number;
+  switches: number;
+  commandVersion: number;
+  serialization: number;
+  timeout: number;
+  status: number;
+  body: Buffer;
+  readonly raw: Buffer | null;
+  #className: string | null;
+  #classBytes: Buffer | null;
+  #headers: Map<string, string> | null;
+  #headerBytes: Buffer | null;
+  #method: string | null;
+
+  constructor(init: BoltFrameInit) {
+    this.kind = init.kind;
+    this.requestId = init.requestId ?? 0;
+    const version = init.version ?? 1;
+    this.version = version;
+    this.protocolVersion = init.protocolVersion ?? version;
+    this.switches = init.switches ?? 0;
+    this.commandVersion = init.commandVersion ?? 1;
+    this.serialization = init.serialization ?? BoltSerialization.hessian2;
+    this.timeout = init.timeout ?? 0;
+    this.status = init.status ?? 0;
+    this.body = init.body ?? kEmpty;
+    this.raw = init.raw ?? null;
+    this.#className = init.className ?? null;
+    this.#classBytes = init.classBytes ?? null;
+    this.#headers = init.headers ?? null;
+    this.#headerBytes = init.headerBytes ?? null;
+    this.#method = null;
+  }
+
+  /** Whether the frame carries (or will carry) a CRC32 trailer: v2, protocol version 2, switch bit 0. */
+  get crc(): boolean {
+    return this.version === 2 && this.protocolVersion >= 2 && (this.switches & 1) === 1;
+  }
+
+  /** The payload's Java class name ('' for heartbeats). */
+  get className(): string {
+    this.#className ??= this.#classBytes === null ? '' : this.#classBytes.toString('latin1');
+    return this.#className;
+  }
+
+  set className(value: string) {
+    this.#className = value;
+    this.#classBytes = null;
+  }
+
+  /** The header map; decoded on first access. Changes are encoded by the next `encode`. */
+  get headers(): Map<string, string> {
+    if (this.#headers === null) {
+      this.#headers = this.#headerBytes === null ? new Map() : parseHeaderMap(this.#headerBytes);
+      this.#headerBytes = null;
+    }
+    return this.#headers;
+  }
+
+  /** The service (SOFARPC's `interface:version` unique name), from the headers. */
+  get service(): string {
+    const headers = this.headers;
+    return headers.get('sofa_head_target_service') ?? headers.get('service') ?? '';
+  }
+
+  /** The method name, from the `sofa_head_method_name` header or a Hessian 2 SofaRequest body. */
+  get method(): string {
+    if (this.#method === null) {
+      this.#method = this.headers.get('sofa_head_method_name') ?? this.#methodFromBody();
+    }
+    return this.#method;
+  }
+
+  /** Internal, for the encoder: the class name as bytes when unchanged since decoding. */
+  get encodedClassName(): Buffer | null {
+    return this.#classBytes;
+  }
+
+  /** Internal, for the encoder: the header map as received when it was never decoded. */
+  get encodedHeaders(): Buffer | null {
+    return this.#headerBytes;
+  }
+
+  #methodFromBody(): string {
+    if (this.serialization !== BoltSerialization.hessian2 || this.body.length === 0) return '';
+    if (this.className !== BoltClassName.request) return '';
+    try {
+      const request = hessianReader(this.body).read() as { methodName?: unknown } | null;
+      return typeof request?.methodName === 'string' ? request.methodName : '';
+    } catch {
+      // A body that does not parse leaves routing without a method; the frame itself is valid.
+      return '';
+    }
+  }
+}
