@@ -67,23 +67,16 @@ function checkCommand(type: number, cmd: number, at: number): void {
 
 function frameLength(queue: ByteQueue): number {
   const available = queue.length;
-  if (available < 3) {
-    if (available >= 1) {
-      const proto = queue.readUInt8(0);
-      if (proto !== 1 && proto !== 2) throw malformed(`unknown protocol code ${proto}`, 0);
-    }
-    return -1;
-  }
+  if (available === 0) return -1;
   const proto = queue.readUInt8(0);
-  let v2: boolean;
-  if (proto === 1) v2 = false;
-  else if (proto === 2) v2 = true;
-  else throw malformed(`unknown protocol code ${proto}`, 0);
+  if (proto !== 1 && proto !== 2) throw malformed(`unknown protocol code ${proto}`, 0);
+  const v2 = proto === 2;
   const base = v2 ? 1 : 0;
-  if (v2) {
+  if (v2 && available >= 2) {
     const ver1 = queue.readUInt8(1);
     if (ver1 !== 1 && ver1 !== 2) throw malformed(`unknown protocol version ${ver1}`, 1);
   }
+  if (available < 2 + base) return -1;
   const type = queue.readUInt8(1 + base);
   if (type > TYPE_ONEWAY) throw malformed(`unknown command type ${type}`, 1 + base);
   const response = type === TYPE_RESPONSE;
