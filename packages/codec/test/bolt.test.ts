@@ -449,7 +449,7 @@ describe('bolt: over loopback with sofa-bolt-node client and server', () => {
     const client = new sofaBolt.RpcClient({
       address: new URL(`bolt://127.0.0.1:${relayPort}`),
       logger: console,
-    } as object);
+    });
     // RpcClient reads address.port and address.hostname; a WHATWG URL has both.
     await client.ready();
     const results = await Promise.all(

@@ -28,7 +28,7 @@ function requestBody(attachments: Record<string, string>): Buffer {
     java('org.apache.dubbo.demo.Query', { name: 'ann', tags: ['a', 'b'], limit: java.int?.(10) }),
   );
   encoder.write(java.int?.(3));
-  encoder.write(java.array?.long?.([1, 2]) ?? [1, 2]);
+  encoder.write(java('[long', [java.long?.(1), java.long?.(2)]));
   encoder.write({ $class: 'java.util.HashMap', $: attachments });
   return encoder.get();
 }

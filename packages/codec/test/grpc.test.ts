@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ByteQueue } from '@meshlet/buffer';
 import {
@@ -202,7 +202,9 @@ describe('grpc: a real @grpc/grpc-js client against a node:http2 server using th
             { ':status': 200, 'content-type': 'application/grpc', 'grpc-encoding': 'gzip' },
             { waitForTrailers: true },
           );
-          stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+          stream.on('wantTrailers', () => {
+            stream.sendTrailers({ 'grpc-status': '0' });
+          });
           const reply = await compressMessage(
             echo.response.encode({ code: 7, message: `hello ${request.name}` }),
             'gzip',
@@ -235,7 +237,7 @@ describe('grpc: a real @grpc/grpc-js client against a node:http2 server using th
       'EchoService',
     );
     const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
-      'grpc.default_compression_algorithm': 2, // gzip
+      'grpc.default_compression_algorithm': grpc.compressionAlgorithms.gzip,
       'grpc.default_compression_level': 2,
     });
     const call = (name: string): Promise<unknown> =>
@@ -245,7 +247,10 @@ describe('grpc: a real @grpc/grpc-js client against a node:http2 server using th
             string,
             (req: object, cb: (err: Error | null, res?: unknown) => void) => void
           >
-        ).echo?.({ name }, (err, res) => (err ? reject(err) : resolve(res)));
+        ).echo?.({ name }, (err, res) => {
+          if (err) reject(err);
+          else resolve(res);
+        });
       });
     try {
       expect(await call('ann')).toEqual({ code: 7, message: 'hello ann' });
