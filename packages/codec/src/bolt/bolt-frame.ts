@@ -53,11 +53,15 @@ export interface BoltFrameInit {
   readonly className?: string;
   readonly headers?: Map<string, string>;
   readonly body?: Buffer;
-  /** Internal: the frame's received bytes. */
+  /**
+   * Internal (the decoder's): the frame's received bytes, and where in them the class name, the
+   * header map and the body start and the body ends. Those parts are read on first access.
+   */
   readonly raw?: Buffer | null;
-  /** Internal: the received class name and header map bytes, decoded on first access. */
-  readonly classBytes?: Buffer | null;
-  readonly headerBytes?: Buffer | null;
+  readonly classStart?: number;
+  readonly headerStart?: number;
+  readonly bodyStart?: number;
+  readonly bodyEnd?: number;
 }
 
 /**
@@ -77,12 +81,17 @@ export class BoltFrame implements RpcFrame {
   serialization: number;
   timeout: number;
   status: number;
-  body: Buffer;
   readonly raw: Buffer | null;
+  // Offsets into `raw` of the parts read on first access (-1 for a frame built in code); a part
+  // ends where the next starts. Once decoded, the header map is encoded from the Map (it may
+  // have changed); the class name from its string once it is set (the setter clears classStart).
+  #classStart: number;
+  #headerStart: number;
+  #bodyStart: number;
+  #bodyEnd: number;
+  #body: Buffer | null;
   #className: string | null;
-  #classBytes: Buffer | null;
   #headers: Map<string, string> | null;
-  #headerBytes: Buffer | null;
   #method: string | null;
 
   constructor(init: BoltFrameInit) {
@@ -96,12 +105,15 @@ export class BoltFrame implements RpcFrame {
     this.serialization = init.serialization ?? BoltSerialization.hessian2;
     this.timeout = init.timeout ?? 0;
     this.status = init.status ?? 0;
-    this.body = init.body ?? kEmpty;
     this.raw = init.raw ?? null;
+    const fromBytes = this.raw !== null;
+    this.#classStart = fromBytes ? (init.classStart ?? -1) : -1;
+    this.#headerStart = fromBytes ? (init.headerStart ?? -1) : -1;
+    this.#bodyStart = fromBytes ? (init.bodyStart ?? -1) : -1;
+    this.#bodyEnd = fromBytes ? (init.bodyEnd ?? -1) : -1;
+    this.#body = init.body ?? (fromBytes ? null : kEmpty);
     this.#className = init.className ?? null;
-    this.#classBytes = init.classBytes ?? null;
     this.#headers = init.headers ?? null;
-    this.#headerBytes = init.headerBytes ?? null;
     this.#method = null;
   }
 
@@ -110,22 +122,38 @@ export class BoltFrame implements RpcFrame {
     return this.version === 2 && this.protocolVersion >= 2 && (this.switches & 1) === 1;
   }
 
+  /** The payload: a view of the received bytes (no copy), made on first access. */
+  get body(): Buffer {
+    if (this.#body === null) this.#body = (this.raw as Buffer).subarray(this.#bodyStart, this.#bodyEnd);
+    return this.#body;
+  }
+
+  set body(value: Buffer) {
+    this.#body = value;
+  }
+
   /** The payload's Java class name ('' for heartbeats). */
   get className(): string {
-    this.#className ??= this.#classBytes === null ? '' : this.#classBytes.toString('latin1');
+    if (this.#className === null) {
+      const start = this.#classStart;
+      this.#className = start < 0 ? '' : (this.raw as Buffer).toString('latin1', start, this.#headerStart);
+    }
     return this.#className;
   }
 
   set className(value: string) {
     this.#className = value;
-    this.#classBytes = null;
+    this.#classStart = -1;
   }
 
   /** The header map; decoded on first access. Changes are encoded by the next `encode`. */
   get headers(): Map<string, string> {
     if (this.#headers === null) {
-      this.#headers = this.#headerBytes === null ? new Map() : parseHeaderMap(this.#headerBytes);
-      this.#headerBytes = null;
+      const start = this.#headerStart;
+      this.#headers =
+        start < 0 || start === this.#bodyStart
+          ? new Map<string, string>()
+          : parseHeaderMap((this.raw as Buffer).subarray(start, this.#bodyStart));
     }
     return this.#headers;
   }
@@ -144,14 +172,20 @@ export class BoltFrame implements RpcFrame {
     return this.#method;
   }
 
-  /** Internal, for the encoder: the class name as bytes when unchanged since decoding. */
+  /** Internal, for the encoder: the class name as received, when unchanged since decoding. */
   get encodedClassName(): Buffer | null {
-    return this.#classBytes;
+    const start = this.#classStart;
+    return start < 0 || start === this.#headerStart
+      ? null
+      : (this.raw as Buffer).subarray(start, this.#headerStart);
   }
 
-  /** Internal, for the encoder: the header map as received when it was never decoded. */
+  /** Internal, for the encoder: the header map as received, when it was never decoded. */
   get encodedHeaders(): Buffer | null {
-    return this.#headerBytes;
+    const start = this.#headerStart;
+    return start < 0 || start === this.#bodyStart || this.#headers !== null
+      ? null
+      : (this.raw as Buffer).subarray(start, this.#bodyStart);
   }
 
   #methodFromBody(): string {

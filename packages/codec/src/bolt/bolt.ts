@@ -128,10 +128,11 @@ function decode(bytes: Buffer): BoltFrame {
     serialization: bytes[9 + base] as number,
     timeout: response ? 0 : bytes.readInt32BE(10 + 2 * base),
     status: response ? bytes.readUInt16BE(10 + 2 * base) : 0,
-    body: bytes.subarray(bodyStart, end),
     raw: bytes,
-    classBytes: classLength > 0 ? bytes.subarray(classStart, headerStart) : null,
-    headerBytes: headerLength > 0 ? bytes.subarray(headerStart, bodyStart) : null,
+    classStart,
+    headerStart,
+    bodyStart,
+    bodyEnd: end,
   });
 }
 
