@@ -253,14 +253,36 @@ for (const size of ['small', 'large'] as const) {
   const decodedBolt = boltCodec.decode(pushed(boltFrames(body.length, 1)));
   if (!decodedBolt) throw new Error('no frame');
   const tasks = [
-    { name: 'bolt encode', fn: () => consume(boltCodec.encode(boltFrame)) },
-    { name: 'bolt v2 + CRC32 encode', fn: () => consume(boltCodec.encode(boltCrc)) },
+    {
+      name: 'bolt encode',
+      fn: () => {
+        consume(boltCodec.encode(boltFrame));
+      },
+    },
+    {
+      name: 'bolt v2 + CRC32 encode',
+      fn: () => {
+        consume(boltCodec.encode(boltCrc));
+      },
+    },
     {
       name: 'bolt withRequestId (forwarded frame)',
-      fn: () => consume(boltCodec.withRequestId(decodedBolt, 42)),
+      fn: () => {
+        consume(boltCodec.withRequestId(decodedBolt, 42));
+      },
     },
-    { name: 'dubbo encode', fn: () => consume(dubboCodec.encode(dubboFrame)) },
-    { name: 'grpc encode', fn: () => consume(encodeGrpcMessage(body)) },
+    {
+      name: 'dubbo encode',
+      fn: () => {
+        consume(dubboCodec.encode(dubboFrame));
+      },
+    },
+    {
+      name: 'grpc encode',
+      fn: () => {
+        consume(encodeGrpcMessage(body));
+      },
+    },
   ];
   const results = await measure(tasks, quick ? 300 : 800);
   for (const [i, r] of results.entries()) {
