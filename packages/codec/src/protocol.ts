@@ -179,6 +179,10 @@ class ProtocolCodec<F extends RpcFrame> implements Codec<F> {
       throw this.#rebase(err);
     }
     if (size < 0) return null;
+    if (size === 0 || !Number.isInteger(size)) {
+      // A definition bug, but a frame of no bytes would make a decode loop spin forever.
+      throw new MalformedFrameError(this.#name, `frameLength returned ${size}`, this.#offset);
+    }
     if (size > this.maxFrameSize)
       throw new FrameTooLargeError(this.#name, size, this.maxFrameSize, this.#offset);
     if (queue.length < size) return null;

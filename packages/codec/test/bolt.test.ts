@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ByteQueue } from '@meshlet/buffer';
 import {
@@ -287,6 +288,79 @@ describe('bolt: frames meshlet encodes decode in sofa-bolt-node', () => {
     const decoded = decodeOne(Buffer.concat(parts));
     expect(decoded.body).toEqual(body);
     expect(sofaWire.decode(Buffer.concat(parts)).options.crcEnable).toBe(true);
+  });
+});
+
+describe("bolt: random frames meshlet encodes, fed to sofa-bolt-node's stream decoder in random chunks", () => {
+  it('decode to the same requests', async () => {
+    const name = fc.string({ maxLength: 40 });
+    const frame = fc.record({
+      requestId: fc.integer({ min: 1, max: 0x7fffffff }),
+      timeout: fc.integer({ min: 1, max: 0x7fffffff }),
+      name,
+      group: fc.integer({ min: -1000, max: 1000 }),
+      tenant: name,
+      v2: fc.boolean(),
+      crc: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(frame, { minLength: 1, maxLength: 5 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        async (frames, cuts) => {
+          const codec = bolt.createCodec();
+          const stream = Buffer.concat(
+            frames.flatMap((f) =>
+              codec.encode(
+                new BoltFrame({
+                  kind: 'request',
+                  requestId: f.requestId,
+                  timeout: f.timeout,
+                  version: f.v2 ? 2 : 1,
+                  protocolVersion: f.v2 && f.crc ? 2 : 1,
+                  switches: f.v2 && f.crc ? 1 : 0,
+                  serialization: BoltSerialization.protobuf,
+                  className: BoltClassName.request,
+                  headers: new Map([
+                    ['sofa_head_target_service', 'meshlet.test.EchoService:1.0'],
+                    ['sofa_head_method_name', 'echo'],
+                    ['x-tenant', f.tenant],
+                  ]),
+                  body: Buffer.from(echoRequest.encode({ name: f.name, group: f.group })),
+                }),
+              ),
+            ),
+          );
+          const decoder = sofaBolt.decoder({ sentReqs: new Map(), proto: root });
+          const seen: unknown[] = [];
+          decoder.on(
+            'request',
+            (p: {
+              packetId: number;
+              options: { timeout: number };
+              data: { args: { name: string; group: number }[]; requestProps: Record<string, string> };
+            }) => {
+              seen.push([
+                p.packetId,
+                p.options.timeout,
+                p.data.args[0]?.name,
+                p.data.args[0]?.group,
+                p.data.requestProps['x-tenant'],
+              ]);
+            },
+          );
+          const points = [...new Set(cuts.map((c) => c % stream.length))].sort((a, b) => a - b);
+          let from = 0;
+          for (const at of [...points, stream.length]) {
+            if (at > from) decoder.write(stream.subarray(from, at));
+            from = at;
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+          expect(seen).toEqual(frames.map((f) => [f.requestId, f.timeout, f.name, f.group, f.tenant]));
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });
 
