@@ -18,15 +18,20 @@ interface HessianModule {
   EncoderV2: new (options?: { size?: number }) => HessianEncoder;
 }
 
-const hessian = createRequire(import.meta.url)('hessian.js') as HessianModule;
+// Loaded on first use: users of the gRPC or Bolt framing alone never load it.
+let hessian: HessianModule | undefined;
+function load(): HessianModule {
+  hessian ??= createRequire(import.meta.url)('hessian.js') as HessianModule;
+  return hessian;
+}
 
 /** A Hessian 2 reader over `bytes`; each `read()` returns the next value. */
 export function hessianReader(bytes: Buffer): HessianDecoder {
-  return new hessian.DecoderV2(bytes);
+  return new (load().DecoderV2)(bytes);
 }
 
-/** Encodes one value as Hessian 2 (used for error replies and tests' expectations). */
+/** Encodes one value as Hessian 2 (the message of a Dubbo error reply). */
 export function hessianEncode(value: unknown): Buffer {
-  const encoder = new hessian.EncoderV2({ size: 256 });
+  const encoder = new (load().EncoderV2)({ size: 256 });
   return encoder.write(value).get();
 }
