@@ -130,6 +130,25 @@ describe('bolt: frames sofa-bolt-node encodes decode in meshlet', () => {
     });
   }
 
+  it('reads service and method from the received bytes, and from the header map once it is used', () => {
+    const bytes = sofaWire.requestEncode(3, protobufRequest, {
+      protocolType: 'bolt',
+      codecType: 'protobuf',
+      proto: root,
+    });
+    const frame = decodeOne(bytes);
+    expect([frame.service, frame.method]).toEqual(['meshlet.test.EchoService:1.0', 'echo']);
+    frame.headers.set('sofa_head_target_service', 'other.Service:2.0');
+    frame.headers.set('sofa_head_method_name', 'ping');
+    expect([frame.service, frame.method]).toEqual(['other.Service:2.0', 'ping']);
+    const again = decodeOne(Buffer.concat(bolt.createCodec().encode(frame)));
+    expect([again.service, again.method, again.headers.get('sofa_head_target_app')]).toEqual([
+      'other.Service:2.0',
+      'ping',
+      'demo',
+    ]);
+  });
+
   it('reads the method from a Hessian 2 SofaRequest body when no header names it', () => {
     const body = Buffer.concat([
       hessian.encode(

@@ -58,7 +58,10 @@ function decodeChunks<F extends RpcFrame>(codec: Codec<F>, chunks: readonly Buff
 const text = fc.string({ unit: 'grapheme', maxLength: 12 });
 const ascii = fc.string({ unit: 'grapheme-ascii', maxLength: 40 });
 const body = fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b));
-const headers = fc.array(fc.tuple(text, text), { maxLength: 5 }).map((entries) => new Map(entries));
+const routingKey = fc.constantFrom('service', 'sofa_head_target_service', 'sofa_head_method_name');
+const headers = fc
+  .array(fc.tuple(fc.oneof(text, routingKey), text), { maxLength: 6 })
+  .map((entries) => new Map(entries));
 const cuts = fc.array(fc.nat(), { maxLength: 8 });
 
 const boltFrame = fc
@@ -87,6 +90,9 @@ const boltFrame = fc
 
 function boltView(f: BoltFrame): unknown {
   return {
+    // Read first: from the received bytes for a decoded frame, from the Map for a built one.
+    service: f.service,
+    method: f.method,
     kind: f.kind,
     requestId: f.requestId,
     version: f.version,

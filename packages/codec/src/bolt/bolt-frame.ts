@@ -1,8 +1,14 @@
 import type { FrameKind, RpcFrame } from '../types.js';
 import { hessianReader } from '../hessian.js';
-import { parseHeaderMap } from './header-map.js';
+import { findHeader, parseHeaderMap } from './header-map.js';
 
 const kEmpty: Buffer = Buffer.alloc(0);
+const kTargetService = 'sofa_head_target_service';
+const kService = 'service';
+const kMethod = 'sofa_head_method_name';
+const kTargetServiceBytes: Buffer = Buffer.from(kTargetService);
+const kServiceBytes: Buffer = Buffer.from(kService);
+const kMethodBytes: Buffer = Buffer.from(kMethod);
 
 /** Bolt serialization (codec) bytes. */
 export const BoltSerialization = {
@@ -92,7 +98,9 @@ export class BoltFrame implements RpcFrame {
   #body: Buffer | null;
   #className: string | null;
   #headers: Map<string, string> | null;
+  #service: string | null;
   #method: string | null;
+  #bodyMethod: string | null;
 
   constructor(init: BoltFrameInit) {
     this.kind = init.kind;
@@ -114,7 +122,9 @@ export class BoltFrame implements RpcFrame {
     this.#body = init.body ?? (fromBytes ? null : kEmpty);
     this.#className = init.className ?? null;
     this.#headers = init.headers ?? null;
+    this.#service = null;
     this.#method = null;
+    this.#bodyMethod = null;
   }
 
   /** Whether the frame carries (or will carry) a CRC32 trailer: v2, protocol version 2, switch bit 0. */
@@ -160,16 +170,25 @@ export class BoltFrame implements RpcFrame {
 
   /** The service (SOFARPC's `interface:version` unique name), from the headers. */
   get service(): string {
-    const headers = this.headers;
-    return headers.get('sofa_head_target_service') ?? headers.get('service') ?? '';
+    const headers = this.#headers;
+    if (headers !== null) return headers.get(kTargetService) ?? headers.get(kService) ?? '';
+    // Not decoded (so unchanged): read the two headers from the received bytes, not the whole map.
+    this.#service ??= this.#rawHeader(kTargetServiceBytes) ?? this.#rawHeader(kServiceBytes) ?? '';
+    return this.#service;
   }
 
   /** The method name, from the `sofa_head_method_name` header or a Hessian 2 SofaRequest body. */
   get method(): string {
-    if (this.#method === null) {
-      this.#method = this.headers.get('sofa_head_method_name') ?? this.#methodFromBody();
-    }
+    const headers = this.#headers;
+    if (headers !== null) return headers.get(kMethod) ?? this.#methodFromBody();
+    this.#method ??= this.#rawHeader(kMethodBytes) ?? this.#methodFromBody();
     return this.#method;
+  }
+
+  #rawHeader(key: Buffer): string | null {
+    const start = this.#headerStart;
+    if (start < 0 || start === this.#bodyStart) return null;
+    return findHeader(this.raw as Buffer, start, this.#bodyStart, key);
   }
 
   /** Internal, for the encoder: the class name as received, when unchanged since decoding. */
@@ -189,14 +208,17 @@ export class BoltFrame implements RpcFrame {
   }
 
   #methodFromBody(): string {
-    if (this.serialization !== BoltSerialization.hessian2 || this.body.length === 0) return '';
-    if (this.className !== BoltClassName.request) return '';
-    try {
-      const request = hessianReader(this.body).read() as { methodName?: unknown } | null;
-      return typeof request?.methodName === 'string' ? request.methodName : '';
-    } catch {
-      // A body that does not parse leaves routing without a method; the frame itself is valid.
-      return '';
+    if (this.#bodyMethod !== null) return this.#bodyMethod;
+    let method = '';
+    if (this.serialization === BoltSerialization.hessian2 && this.className === BoltClassName.request) {
+      try {
+        const request = hessianReader(this.body).read() as { methodName?: unknown } | null;
+        if (typeof request?.methodName === 'string') method = request.methodName;
+      } catch {
+        // A body that does not parse leaves routing without a method; the frame itself is valid.
+      }
     }
+    this.#bodyMethod = method;
+    return method;
   }
 }

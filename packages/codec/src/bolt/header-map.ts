@@ -63,3 +63,26 @@ export function writeHeaderMap(map: ReadonlyMap<string, string>, out: Buffer, at
   }
   return at;
 }
+
+/**
+ * The value of `key` (as bytes) in an encoded header map already checked by
+ * {@link checkHeaderMap}, or null: what routing needs (service, method) without building the
+ * whole map. As with the Map, a repeated key's last value wins.
+ */
+export function findHeader(bytes: Buffer, start: number, end: number, key: Uint8Array): string | null {
+  const keyLength = key.length;
+  let found: string | null = null;
+  let at = start;
+  while (at < end) {
+    const entryKeyLength = bytes.readInt32BE(at);
+    at += 4;
+    let match = entryKeyLength === keyLength;
+    for (let i = 0; match && i < keyLength; i++) match = bytes[at + i] === key[i];
+    at += entryKeyLength;
+    const valueLength = bytes.readInt32BE(at);
+    at += 4;
+    if (match) found = valueLength > 0 ? bytes.toString('utf8', at, at + valueLength) : '';
+    if (valueLength > 0) at += valueLength;
+  }
+  return found;
+}
