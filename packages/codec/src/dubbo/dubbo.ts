@@ -75,43 +75,39 @@ function stringOrEmpty(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }
 
-function addAttachments(target: Map<string, string>, attachments: unknown): void {
-  if (attachments instanceof Map) {
-    for (const [key, value] of attachments as Map<unknown, unknown>) {
-      if (typeof key === 'string' && typeof value === 'string') target.set(key, value);
-    }
-  } else if (typeof attachments === 'object' && attachments !== null) {
-    for (const [key, value] of Object.entries(attachments)) {
-      if (typeof value === 'string') target.set(key, value);
-    }
-  }
+interface RequestHead {
+  dubboVersion: string;
+  service: string;
+  version: string;
+  method: string;
+  argumentsOffset: number;
+  parameterCount: number;
 }
 
-function decodeRequestBody(frame: DubboFrame): void {
-  const reader = hessianReader(frame.body);
+/** Reads the strings that lead a Hessian 2 request body: what routing needs. */
+function readRequestHead(body: Buffer): RequestHead {
+  const reader = hessianReader(body);
+  let head: RequestHead;
   let desc: string;
   try {
-    frame.dubboVersion = stringOrEmpty(reader.read());
-    frame.service = stringOrEmpty(reader.read());
-    frame.version = stringOrEmpty(reader.read());
-    frame.method = stringOrEmpty(reader.read());
+    head = {
+      dubboVersion: stringOrEmpty(reader.read()),
+      service: stringOrEmpty(reader.read()),
+      version: stringOrEmpty(reader.read()),
+      method: stringOrEmpty(reader.read()),
+      argumentsOffset: 0,
+      parameterCount: 0,
+    };
     desc = stringOrEmpty(reader.read());
   } catch (err) {
     throw malformed('request body does not start with the Hessian 2 invocation strings', HEADER, err);
   }
-  if (frame.method === '') throw malformed('request body names no method', HEADER);
+  if (head.method === '') throw malformed('request body names no method', HEADER);
   const parameters = countParameters(desc);
   if (parameters < 0) throw malformed(`bad parameter type descriptor ${JSON.stringify(desc)}`, HEADER);
-  try {
-    for (let i = 0; i < parameters; i++) reader.read();
-    addAttachments(frame.headers, reader.read());
-  } catch {
-    // Arguments of a type hessian.js cannot read leave the attachments unknown; routing still
-    // has the service and method, and the body is forwarded as it came.
-    frame.headers.clear();
-  }
-  const timeout = Number(frame.headers.get('timeout'));
-  if (Number.isInteger(timeout) && timeout > 0) frame.timeout = timeout;
+  head.parameterCount = parameters;
+  head.argumentsOffset = reader.byteBuffer.position();
+  return head;
 }
 
 function decode(bytes: Buffer): DubboFrame {
@@ -126,17 +122,33 @@ function decode(bytes: Buffer): DubboFrame {
   let kind: FrameKind;
   if (request) kind = heartbeat ? 'heartbeat' : (flag & FLAG_TWO_WAY) !== 0 ? 'request' : 'oneway';
   else kind = heartbeat ? 'heartbeat-reply' : 'response';
-  const frame = new DubboFrame({
+  const serialization = flag & SERIALIZATION_MASK;
+  if (!request || event || serialization !== DubboSerialization.hessian2) {
+    return new DubboFrame({
+      kind,
+      requestId,
+      serialization,
+      event,
+      status: request ? 0 : (bytes[3] as number),
+      body,
+      raw: bytes,
+    });
+  }
+  const head = readRequestHead(body);
+  return new DubboFrame({
     kind,
     requestId,
-    serialization: flag & SERIALIZATION_MASK,
+    serialization,
     event,
-    status: request ? 0 : (bytes[3] as number),
     body,
     raw: bytes,
+    dubboVersion: head.dubboVersion,
+    service: head.service,
+    version: head.version,
+    method: head.method,
+    argumentsOffset: head.argumentsOffset,
+    parameterCount: head.parameterCount,
   });
-  if (request && !event && frame.serialization === DubboSerialization.hessian2) decodeRequestBody(frame);
-  return frame;
 }
 
 function encode(frame: DubboFrame): Buffer[] {
