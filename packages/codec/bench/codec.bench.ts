@@ -268,6 +268,7 @@ for (const s of subjects) {
     allocRows.push({
       codec: s.codec,
       body: row.body ?? '',
+      chunks: row.chunks ?? '',
       'framing only': perFrame(0),
       '+ service, method': perFrame(1),
       '+ whole header map': perFrame(2),
