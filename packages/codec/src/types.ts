@@ -134,8 +134,10 @@ export interface Codec<F extends RpcFrame = RpcFrame> {
   /** The buffers of the encoded frame, in write order. */
   encode(frame: F): Buffer[];
   /**
-   * The frame's bytes with its request id set to `id`: the received bytes patched in place when
-   * the protocol can (no re-encode), else a fresh encode. Sets `frame.requestId` too.
+   * The frame's bytes with its request id set to `id`, for forwarding a frame unchanged: the
+   * received bytes (`raw`) are patched in place when the protocol can (no re-encode), else the
+   * frame is encoded. Sets `frame.requestId` too. After changing a decoded frame's headers or
+   * body, use `encode`: `raw` does not carry those changes.
    */
   withRequestId(frame: F, id: number): Buffer[];
 }

@@ -28,9 +28,10 @@ export interface GrpcMessageDecoderOptions {
  * @example
  * ```ts
  * const decoder = new GrpcMessageDecoder({ maxMessageSize: 1 << 20 });
- * stream.on('data', (chunk) => {
+ * const queue = new ByteQueue();
+ * stream.on('data', (chunk: Buffer) => {
  *   queue.push(chunk);
- *   for (let m; (m = decoder.decode(queue)); ) handle(m.compressed ? await decompress(m.data, 'gzip') : m.data);
+ *   for (let m = decoder.decode(queue); m; m = decoder.decode(queue)) onMessage(m.compressed, m.data);
  * });
  * ```
  */
