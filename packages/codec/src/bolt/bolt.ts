@@ -13,7 +13,7 @@ import { InvalidArgumentError } from '@meshlet/errors';
 import { ChecksumMismatchError, MalformedFrameError } from '../errors.js';
 import { defineProtocol } from '../protocol.js';
 import type { FrameKind, MatchResult, Protocol, ReplyStatus } from '../types.js';
-import { BoltClassName, BoltFrame, BoltSerialization, BoltStatus } from './bolt-frame.js';
+import { BoltClassName, BoltFrame, BoltSerialization, BoltStatus, type BoltFrameInit } from './bolt-frame.js';
 import { checkHeaderMap, headerMapSize, writeHeaderMap } from './header-map.js';
 
 const kName = 'bolt';
@@ -91,6 +91,26 @@ function frameLength(queue: ByteQueue): number {
   return fixed + classLength + headerLength + contentLength + (crc ? 4 : 0);
 }
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+// Every field decode sets, in the order it sets them, so the object keeps one shape.
+const decodeInit: Writable<BoltFrameInit> = {
+  kind: 'request',
+  requestId: 0,
+  version: 1,
+  protocolVersion: 1,
+  switches: 0,
+  commandVersion: 1,
+  serialization: 1,
+  timeout: 0,
+  status: 0,
+  raw: null,
+  classStart: -1,
+  headerStart: -1,
+  bodyStart: -1,
+  bodyEnd: -1,
+};
+
 function decode(bytes: Buffer): BoltFrame {
   const v2 = bytes[0] === 2;
   const base = v2 ? 1 : 0;
@@ -118,22 +138,25 @@ function decode(bytes: Buffer): BoltFrame {
   let kind: FrameKind;
   if (cmd === CMD_HEARTBEAT) kind = response ? 'heartbeat-reply' : 'heartbeat';
   else kind = response ? 'response' : type === TYPE_ONEWAY ? 'oneway' : 'request';
-  return new BoltFrame({
-    kind,
-    requestId: bytes.readUInt32BE(5 + base),
-    version: v2 ? 2 : 1,
-    protocolVersion,
-    switches,
-    commandVersion: bytes[4 + base] as number,
-    serialization: bytes[9 + base] as number,
-    timeout: response ? 0 : bytes.readInt32BE(10 + 2 * base),
-    status: response ? bytes.readUInt16BE(10 + 2 * base) : 0,
-    raw: bytes,
-    classStart,
-    headerStart,
-    bodyStart,
-    bodyEnd: end,
-  });
+  // One reused init object: decoding a frame allocates the frame and its byte view, no more.
+  const init = decodeInit;
+  init.kind = kind;
+  init.requestId = bytes.readUInt32BE(5 + base);
+  init.version = v2 ? 2 : 1;
+  init.protocolVersion = protocolVersion;
+  init.switches = switches;
+  init.commandVersion = bytes[4 + base] as number;
+  init.serialization = bytes[9 + base] as number;
+  init.timeout = response ? 0 : bytes.readInt32BE(10 + 2 * base);
+  init.status = response ? bytes.readUInt16BE(10 + 2 * base) : 0;
+  init.raw = bytes;
+  init.classStart = classStart;
+  init.headerStart = headerStart;
+  init.bodyStart = bodyStart;
+  init.bodyEnd = end;
+  const frame = new BoltFrame(init);
+  init.raw = null; // do not keep the last frame's bytes alive
+  return frame;
 }
 
 function encode(frame: BoltFrame): Buffer[] {
