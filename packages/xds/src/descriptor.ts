@@ -1,0 +1,29 @@
+// The Envoy v3 types meshlet decodes, loaded once from the descriptor that the package build
+// compiles from @grpc/grpc-js-xds's protos (scripts/build-descriptor.ts). This file sits at the
+// top of src/ so that the relative URL is the same from src/ (tests) and from dist/ (published).
+import { readFileSync } from 'node:fs';
+import protobuf from 'protobufjs/light.js';
+
+let root: protobuf.Root | undefined;
+
+/** The descriptor's location: `generated/envoy.json` in the package. */
+export const DESCRIPTOR_URL: URL = new URL('../generated/envoy.json', import.meta.url);
+
+/** The protobufjs root of every Envoy type meshlet knows, loaded on first use. */
+export function envoyRoot(): protobuf.Root {
+  root ??= protobuf.Root.fromJSON(JSON.parse(readFileSync(DESCRIPTOR_URL, 'utf8')) as protobuf.INamespace);
+  return root;
+}
+
+/** The message type of a type URL (`type.googleapis.com/envoy.config.cluster.v3.Cluster`), if known. */
+export function typeOfUrl(typeUrl: string): protobuf.Type | undefined {
+  const name = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+  if (!name) return undefined;
+  const found = envoyRoot().lookup(name);
+  return found instanceof protobuf.Type ? found : undefined;
+}
+
+/** The message type of a fully qualified name; throws if the descriptor lacks it (a build bug). */
+export function messageType(name: string): protobuf.Type {
+  return envoyRoot().lookupType(name);
+}

@@ -1,0 +1,483 @@
+// One walker, guided by the protobuf descriptor, that turns an Envoy message into meshlet's
+// canonical JSON whatever its source: a message decoded from the wire, or Envoy's JSON/YAML
+// mapping in snake_case or camelCase. The translator then reads one shape only:
+//
+//   field names     camelCase, unknown ones rejected with their path
+//   Duration        a number of milliseconds          ("1.5s", {seconds, nanos}, wire)
+//   wrappers        the plain value                   (UInt32Value 5, {value: 5})
+//   Struct, Value   plain JSON
+//   Any             {'@type': url, ...its fields} when the type is known, {'@type': url} if not
+//   enums           their names; int64 as numbers; bytes as base64
+//
+// It also holds the line against hostile input: nesting depth and node count are bounded, strings
+// must be well-formed Unicode (the wire decoder checks UTF-8 itself, see decodeMessage).
+import protobuf from 'protobufjs/light.js';
+import { isUtf8 } from 'node:buffer';
+import { typeOfUrl } from '../descriptor.js';
+import { type IssueList, field as fieldPath, index, key, snake } from '../issues.js';
+
+/** Limits that bound the work spent on one resource. */
+export interface CanonicalLimits {
+  /** Deepest message nesting accepted. Default 64. */
+  readonly maxDepth: number;
+  /** Most values (messages, list items, scalars) in one resource. Default 2,000,000. */
+  readonly maxNodes: number;
+}
+
+export const DEFAULT_LIMITS: CanonicalLimits = { maxDepth: 64, maxNodes: 2_000_000 };
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = Record<string, Json>;
+
+class Budget {
+  nodes = 0;
+  readonly limits: CanonicalLimits;
+  constructor(limits: CanonicalLimits) {
+    this.limits = limits;
+  }
+}
+
+// String.prototype.isWellFormed (ES2024, Node >= 20): no lone surrogates.
+function wellFormed(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+class TooLarge extends Error {}
+
+/** protobufjs keeps `_` before digits (`consecutive_5xx`); proto3 JSON names drop it. */
+export function camel(name: string): string {
+  return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+const keyTables = new WeakMap<protobuf.Type, Map<string, protobuf.Field>>();
+
+function keyTable(type: protobuf.Type): Map<string, protobuf.Field> {
+  let table = keyTables.get(type);
+  if (!table) {
+    table = new Map();
+    for (const f of type.fieldsArray) {
+      f.resolve();
+      table.set(f.name, f);
+      table.set(camel(f.name), f);
+      table.set(snake(camel(f.name)), f);
+    }
+    keyTables.set(type, table);
+  }
+  return table;
+}
+
+/**
+ * Canonical JSON of `input` (a decoded message or Envoy JSON) as a message of `type`. Problems go
+ * to `issues` with their path; the result is undefined when the resource is unusable.
+ */
+export function canonicalize(
+  type: protobuf.Type,
+  input: unknown,
+  issues: IssueList,
+  path = '',
+  limits: CanonicalLimits = DEFAULT_LIMITS,
+): JsonObject | undefined {
+  const budget = new Budget(limits);
+  try {
+    const out = message(type, input, issues, path, budget, 0);
+    return out && typeof out === 'object' && !Array.isArray(out) ? out : undefined;
+  } catch (err) {
+    if (!(err instanceof TooLarge)) throw err;
+    issues.error(path, err.message);
+    return undefined;
+  }
+}
+
+function count(budget: Budget, path: string): void {
+  if (++budget.nodes > budget.limits.maxNodes)
+    throw new TooLarge(
+      `resource too large: more than ${budget.limits.maxNodes} values (at ${path || 'top'})`,
+    );
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+function message(
+  type: protobuf.Type,
+  input: unknown,
+  issues: IssueList,
+  path: string,
+  budget: Budget,
+  depth: number,
+): Json | undefined {
+  count(budget, path);
+  if (depth > budget.limits.maxDepth)
+    throw new TooLarge(`nesting deeper than ${budget.limits.maxDepth} levels at ${path}`);
+  const wkt = wellKnown(type, input, issues, path, budget, depth);
+  if (wkt !== NOT_WKT) return wkt;
+  if (!isObject(input)) {
+    issues.error(path, `expected an object (${type.name}), got ${describe(input)}`);
+    return undefined;
+  }
+  const wire = input instanceof protobuf.Message;
+  const out: JsonObject = {};
+  const table = keyTable(type);
+  const oneofSeen = new Map<string, string>();
+  for (const k of wire ? fieldNamesSet(type, input) : Object.keys(input)) {
+    const f = table.get(k);
+    const value = input[k];
+    if (!f) {
+      issues.error(fieldPath(path, k), `unknown field "${k}" in ${type.name}`);
+      continue;
+    }
+    const name = camel(f.name);
+    const here = fieldPath(path, snake(name));
+    if (value === null || value === undefined) continue;
+    // An empty list or map is the same as none in proto3 (and protobufjs sets them on every message).
+    if (
+      (f.repeated && Array.isArray(value) && value.length === 0) ||
+      (f.map && isObject(value) && Object.keys(value).length === 0)
+    )
+      continue;
+    if (f.partOf) {
+      const other = oneofSeen.get(f.partOf.name);
+      if (other !== undefined && other !== name) {
+        issues.error(
+          here,
+          `only one of ${snake(other)} and ${snake(name)} may be set (oneof ${f.partOf.name})`,
+        );
+        continue;
+      }
+      oneofSeen.set(f.partOf.name, name);
+    }
+    const v = fieldValue(f, value, issues, here, budget, depth);
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+function fieldNamesSet(type: protobuf.Type, msg: Record<string, unknown>): string[] {
+  const names: string[] = [];
+  for (const f of type.fieldsArray) if (Object.hasOwn(msg, f.name)) names.push(f.name);
+  return names;
+}
+
+function fieldValue(
+  f: protobuf.Field,
+  value: unknown,
+  issues: IssueList,
+  path: string,
+  budget: Budget,
+  depth: number,
+): Json | undefined {
+  if (f.map) {
+    if (!isObject(value)) {
+      issues.error(path, `expected a map, got ${describe(value)}`);
+      return undefined;
+    }
+    const out: JsonObject = {};
+    for (const k of Object.keys(value)) {
+      const v = single(f, value[k], issues, key(path, k), budget, depth);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+  if (f.repeated) {
+    if (!Array.isArray(value)) {
+      issues.error(path, `expected a list, got ${describe(value)}`);
+      return undefined;
+    }
+    const out: Json[] = [];
+    for (let i = 0; i < value.length; i++) {
+      const v = single(f, value[i], issues, index(path, i), budget, depth);
+      if (v !== undefined) out.push(v);
+    }
+    return out;
+  }
+  return single(f, value, issues, path, budget, depth);
+}
+
+function single(
+  f: protobuf.Field,
+  value: unknown,
+  issues: IssueList,
+  path: string,
+  budget: Budget,
+  depth: number,
+): Json | undefined {
+  const rt = f.resolvedType;
+  if (rt instanceof protobuf.Type) return message(rt, value, issues, path, budget, depth + 1);
+  count(budget, path);
+  if (rt instanceof protobuf.Enum) {
+    if (typeof value === 'number') {
+      const name = rt.valuesById[value];
+      if (name !== undefined) return name;
+      return value; // an enum value newer than our descriptor: kept, the translator decides
+    }
+    if (typeof value === 'string' && value in rt.values) return value;
+    issues.error(path, `unknown ${rt.name} value ${describe(value)}`);
+    return undefined;
+  }
+  return scalar(f.type, value, issues, path);
+}
+
+function scalar(kind: string, value: unknown, issues: IssueList, path: string): Json | undefined {
+  switch (kind) {
+    case 'string':
+      if (typeof value !== 'string') break;
+      if (!wellFormed(value)) {
+        issues.error(path, 'string is not well-formed Unicode');
+        return undefined;
+      }
+      return value;
+    case 'bool':
+      if (typeof value === 'boolean') return value;
+      break;
+    case 'bytes':
+      if (value instanceof Uint8Array)
+        return Buffer.from(value.buffer, value.byteOffset, value.length).toString('base64');
+      if (typeof value === 'string') return value;
+      break;
+    case 'double':
+    case 'float':
+      if (typeof value === 'number') return value;
+      if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)))
+        return Number(value);
+      break;
+    default: {
+      // integers: int32, uint32, sint32, fixed32, sfixed32 and their 64-bit forms
+      const n = toInteger(value);
+      if (n !== undefined) {
+        if (kind.startsWith('u') || kind === 'fixed32' || kind === 'fixed64') {
+          if (n < 0) {
+            issues.error(path, `expected an unsigned integer, got ${n}`);
+            return undefined;
+          }
+        }
+        return n;
+      }
+    }
+  }
+  issues.error(path, `expected ${kind}, got ${describe(value)}`);
+  return undefined;
+}
+
+function toInteger(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) ? value : undefined;
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return Number(value);
+  if (isObject(value) && typeof value.low === 'number' && typeof value.high === 'number') {
+    const unsigned = value.unsigned === true;
+    return value.high * 4294967296 + (unsigned || value.low >= 0 ? value.low >>> 0 : value.low >>> 0);
+  }
+  return undefined;
+}
+
+const NOT_WKT = Symbol('not a well-known type');
+
+function wellKnown(
+  type: protobuf.Type,
+  input: unknown,
+  issues: IssueList,
+  path: string,
+  budget: Budget,
+  depth: number,
+): Json | undefined | typeof NOT_WKT {
+  switch (type.fullName) {
+    case '.google.protobuf.Duration':
+      return duration(input, issues, path);
+    case '.google.protobuf.BoolValue':
+    case '.google.protobuf.StringValue':
+    case '.google.protobuf.UInt32Value':
+    case '.google.protobuf.Int32Value':
+    case '.google.protobuf.UInt64Value':
+    case '.google.protobuf.Int64Value':
+    case '.google.protobuf.DoubleValue':
+    case '.google.protobuf.FloatValue':
+    case '.google.protobuf.BytesValue': {
+      const inner = isObject(input) && 'value' in input ? input.value : input;
+      const kind = (type.fields.value as protobuf.Field).type;
+      if (isObject(input) && !('value' in input)) return kind === 'string' ? '' : kind === 'bool' ? false : 0;
+      return scalar(kind, inner, issues, path);
+    }
+    case '.google.protobuf.Struct':
+      return input instanceof protobuf.Message
+        ? structFromWire(input as protobuf.Message, budget, path)
+        : plainJson(input, issues, path, budget, depth);
+    case '.google.protobuf.Value':
+      return input instanceof protobuf.Message
+        ? valueFromWire(input as protobuf.Message, budget, path)
+        : plainJson(input, issues, path, budget, depth);
+    case '.google.protobuf.ListValue':
+      return input instanceof protobuf.Message
+        ? ((input as unknown as { values?: protobuf.Message[] }).values ?? []).map((v) =>
+            valueFromWire(v, budget, path),
+          )
+        : plainJson(input, issues, path, budget, depth);
+    case '.google.protobuf.Any':
+      return any(input, issues, path, budget, depth);
+    case '.google.protobuf.Empty':
+      return {};
+    case '.google.protobuf.Timestamp':
+      return typeof input === 'string' ? input : '';
+    default:
+      return NOT_WKT;
+  }
+}
+
+function duration(input: unknown, issues: IssueList, path: string): number | undefined {
+  if (typeof input === 'string') {
+    const m = /^(-?\d+)(?:\.(\d{1,9}))?s$/.exec(input);
+    if (m) {
+      const seconds = Number(m[1]);
+      const frac = m[2] ? Number(`0.${m[2]}`) : 0;
+      return seconds * 1000 + (seconds < 0 ? -frac : frac) * 1000;
+    }
+  } else if (isObject(input)) {
+    const s = toInteger(input.seconds ?? 0);
+    const n = toInteger(input.nanos ?? 0);
+    if (s !== undefined && n !== undefined) return s * 1000 + n / 1e6;
+  }
+  issues.error(path, `expected a duration such as "1.5s", got ${describe(input)}`);
+  return undefined;
+}
+
+function plainJson(
+  input: unknown,
+  issues: IssueList,
+  path: string,
+  budget: Budget,
+  depth: number,
+): Json | undefined {
+  count(budget, path);
+  if (depth > budget.limits.maxDepth)
+    throw new TooLarge(`nesting deeper than ${budget.limits.maxDepth} levels at ${path}`);
+  if (input === null || typeof input === 'boolean') return input;
+  if (typeof input === 'number') return Number.isFinite(input) ? input : null;
+  if (typeof input === 'string') {
+    if (wellFormed(input)) return input;
+    issues.error(path, 'string is not well-formed Unicode');
+    return undefined;
+  }
+  if (Array.isArray(input)) {
+    const out: Json[] = [];
+    for (let i = 0; i < input.length; i++) {
+      const v = plainJson(input[i], issues, index(path, i), budget, depth + 1);
+      if (v !== undefined) out.push(v);
+    }
+    return out;
+  }
+  if (isObject(input)) {
+    const out: JsonObject = {};
+    for (const k of Object.keys(input)) {
+      const v = plainJson(input[k], issues, key(path, k), budget, depth + 1);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+  issues.error(path, `expected JSON, got ${describe(input)}`);
+  return undefined;
+}
+
+function structFromWire(msg: protobuf.Message, budget: Budget, path: string): Json {
+  const out: JsonObject = {};
+  const fields = (msg as unknown as { fields?: Record<string, protobuf.Message> }).fields ?? {};
+  for (const k of Object.keys(fields)) out[k] = valueFromWire(fields[k] as protobuf.Message, budget, path);
+  return out;
+}
+
+function valueFromWire(msg: protobuf.Message, budget: Budget, path: string): Json {
+  count(budget, path);
+  const v = msg as unknown as {
+    nullValue?: number;
+    numberValue?: number;
+    stringValue?: string;
+    boolValue?: boolean;
+    structValue?: protobuf.Message;
+    listValue?: { values?: protobuf.Message[] };
+  };
+  if (Object.hasOwn(v, 'numberValue')) return v.numberValue ?? 0;
+  if (Object.hasOwn(v, 'stringValue')) return v.stringValue ?? '';
+  if (Object.hasOwn(v, 'boolValue')) return v.boolValue ?? false;
+  if (Object.hasOwn(v, 'structValue') && v.structValue) return structFromWire(v.structValue, budget, path);
+  if (Object.hasOwn(v, 'listValue'))
+    return (v.listValue?.values ?? []).map((x) => valueFromWire(x, budget, path));
+  return null;
+}
+
+function any(
+  input: unknown,
+  issues: IssueList,
+  path: string,
+  budget: Budget,
+  depth: number,
+): Json | undefined {
+  if (!isObject(input)) {
+    issues.error(path, `expected an Any with "@type", got ${describe(input)}`);
+    return undefined;
+  }
+  if (input instanceof protobuf.Message) {
+    // protobufjs's bundled Any keeps the proto name `type_url`.
+    const { type_url: typeUrl, value } = input as unknown as { type_url?: string; value?: Uint8Array };
+    const url = typeUrl ?? '';
+    const type = typeOfUrl(url);
+    if (!type) return { '@type': url };
+    const decoded = decodeMessage(type, value ?? new Uint8Array(0), issues, path);
+    if (!decoded) return undefined;
+    const inner = message(type, decoded, issues, path, budget, depth + 1);
+    return inner && typeof inner === 'object' && !Array.isArray(inner)
+      ? { '@type': url, ...inner }
+      : undefined;
+  }
+  const url = input['@type'];
+  if (typeof url !== 'string') {
+    issues.error(path, 'an Any needs a "@type"');
+    return undefined;
+  }
+  const type = typeOfUrl(url);
+  if (!type) return { '@type': url };
+  const rest: Record<string, unknown> = {};
+  for (const k of Object.keys(input)) if (k !== '@type') rest[k] = input[k];
+  // Well-known types in an Any carry their JSON form under "value" (proto3 JSON mapping).
+  const body = type.fullName.startsWith('.google.protobuf.') && 'value' in rest ? rest.value : rest;
+  const inner = message(type, body, issues, path, budget, depth + 1);
+  return inner && typeof inner === 'object' && !Array.isArray(inner) ? { '@type': url, ...inner } : undefined;
+}
+
+/** A BufferReader that rejects strings that are not valid UTF-8 (protobufjs would replace them). */
+class StrictReader extends protobuf.BufferReader {
+  override string(): string {
+    const bytes = this.bytes();
+    if (!isUtf8(bytes)) throw new InvalidUtf8();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+  }
+}
+
+class InvalidUtf8 extends Error {}
+
+/** Decodes wire bytes as `type`, rejecting malformed input and invalid UTF-8 with an issue. */
+export function decodeMessage(
+  type: protobuf.Type,
+  bytes: Uint8Array,
+  issues: IssueList,
+  path: string,
+): protobuf.Message | undefined {
+  try {
+    const buf = Buffer.isBuffer(bytes)
+      ? bytes
+      : bytes instanceof Uint8Array
+        ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+        : Buffer.from(bytes); // protobufjs's default for empty bytes is []
+    return type.decode(new StrictReader(buf));
+  } catch (err) {
+    if (err instanceof InvalidUtf8) issues.error(path, `invalid UTF-8 in a string field of ${type.name}`);
+    else issues.error(path, `malformed ${type.name}: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint')
+    return `${typeof v} ${v.toString()}`;
+  return typeof v;
+}
