@@ -12,3 +12,20 @@ export { loadBootstrap, parseBootstrap, adsServerAddress } from './bootstrap.js'
 export type { LoadedBootstrap } from './bootstrap.js';
 export { encodeResource } from './proto/encode.js';
 export type { EncodedAny } from './proto/encode.js';
+export { AdsClient, createAdsClient } from './ads/ads-client.js';
+export type {
+  AdsBackoff,
+  AdsClientEvents,
+  AdsClientOptions,
+  AdsStatus,
+  AdsTimers,
+} from './ads/ads-client.js';
+export { TestControlPlane, createTestControlPlane } from './ads/test-control-plane.js';
+export type {
+  ControlPlaneResource,
+  ControlPlaneSnapshot,
+  ReceivedRequest,
+  TestControlPlaneEvents,
+  TestControlPlaneOptions,
+} from './ads/test-control-plane.js';
+export type { DiscoveryRequest, DiscoveryResponse, WireResource } from './ads/messages.js';
