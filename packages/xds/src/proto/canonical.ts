@@ -10,9 +10,8 @@
 //   enums           their names; int64 as numbers; bytes as base64
 //
 // It also holds the line against hostile input: nesting depth and node count are bounded, strings
-// must be well-formed Unicode (the wire decoder checks UTF-8 itself, see decodeMessage).
+// must be well-formed Unicode (on the wire, protobufjs verifies UTF-8, see decodeMessage).
 import protobuf from 'protobufjs/light.js';
-import { isUtf8 } from 'node:buffer';
 import { typeOfUrl } from '../descriptor.js';
 import { type IssueList, field as fieldPath, index, key, snake } from '../issues.js';
 
@@ -42,7 +41,13 @@ function wellFormed(s: string): boolean {
   return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
-class TooLarge extends Error {}
+class TooLarge extends Error {
+  readonly path: string;
+  constructor(message: string, path: string) {
+    super(message);
+    this.path = path;
+  }
+}
 
 /** protobufjs keeps `_` before digits (`consecutive_5xx`); proto3 JSON names drop it. */
 export function camel(name: string): string {
@@ -83,7 +88,7 @@ export function canonicalize(
     return out && typeof out === 'object' && !Array.isArray(out) ? out : undefined;
   } catch (err) {
     if (!(err instanceof TooLarge)) throw err;
-    issues.error(path, err.message);
+    issues.error(err.path || path, err.message);
     return undefined;
   }
 }
@@ -92,6 +97,7 @@ function count(budget: Budget, path: string): void {
   if (++budget.nodes > budget.limits.maxNodes)
     throw new TooLarge(
       `resource too large: more than ${budget.limits.maxNodes} values (at ${path || 'top'})`,
+      '',
     );
 }
 
@@ -109,7 +115,7 @@ function message(
 ): Json | undefined {
   count(budget, path);
   if (depth > budget.limits.maxDepth)
-    throw new TooLarge(`nesting deeper than ${budget.limits.maxDepth} levels at ${path}`);
+    throw new TooLarge(`nesting deeper than ${budget.limits.maxDepth} levels`, path);
   const wkt = wellKnown(type, input, issues, path, budget, depth);
   if (wkt !== NOT_WKT) return wkt;
   if (!isObject(input)) {
@@ -347,7 +353,7 @@ function plainJson(
 ): Json | undefined {
   count(budget, path);
   if (depth > budget.limits.maxDepth)
-    throw new TooLarge(`nesting deeper than ${budget.limits.maxDepth} levels at ${path}`);
+    throw new TooLarge(`nesting deeper than ${budget.limits.maxDepth} levels`, path);
   if (input === null || typeof input === 'boolean') return input;
   if (typeof input === 'number') return Number.isFinite(input) ? input : null;
   if (typeof input === 'string') {
@@ -440,17 +446,6 @@ function any(
   return inner && typeof inner === 'object' && !Array.isArray(inner) ? { '@type': url, ...inner } : undefined;
 }
 
-/** A BufferReader that rejects strings that are not valid UTF-8 (protobufjs would replace them). */
-class StrictReader extends protobuf.BufferReader {
-  override string(): string {
-    const bytes = this.bytes();
-    if (!isUtf8(bytes)) throw new InvalidUtf8();
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
-  }
-}
-
-class InvalidUtf8 extends Error {}
-
 /** Decodes wire bytes as `type`, rejecting malformed input and invalid UTF-8 with an issue. */
 export function decodeMessage(
   type: protobuf.Type,
@@ -464,9 +459,13 @@ export function decodeMessage(
       : bytes instanceof Uint8Array
         ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
         : Buffer.from(bytes); // protobufjs's default for empty bytes is []
-    return type.decode(new StrictReader(buf));
+    // protobufjs 8 verifies UTF-8 in proto3 string fields (a fatal TextDecoder).
+    return type.decode(buf);
   } catch (err) {
-    if (err instanceof InvalidUtf8) issues.error(path, `invalid UTF-8 in a string field of ${type.name}`);
+    if ((err as { code?: unknown }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA')
+      issues.error(path, `invalid UTF-8 in a string field of ${type.name}`);
+    else if (err instanceof RangeError && /call stack/i.test(err.message))
+      issues.error(path, `malformed ${type.name}: nested too deeply to decode`);
     else issues.error(path, `malformed ${type.name}: ${err instanceof Error ? err.message : String(err)}`);
     return undefined;
   }
