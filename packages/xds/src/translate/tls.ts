@@ -31,7 +31,14 @@ function commonTls(
     o,
     issues,
     path,
-    ['tlsCertificates', 'alpnProtocols', 'validationContext', 'combinedValidationContext'],
+    [
+      'tlsCertificates',
+      'alpnProtocols',
+      'validationContext',
+      'combinedValidationContext',
+      'tlsCertificateSdsSecretConfigs',
+      'validationContextSdsSecretConfig',
+    ],
     ['tlsParams'],
   );
   if (has(o, 'tlsCertificateSdsSecretConfigs') || has(o, 'validationContextSdsSecretConfig'))
