@@ -61,8 +61,18 @@ if (check.errors.length || check.clusters.length !== CLUSTERS)
 
 const [fromJson, fromWire] = await measure(
   [
-    { name: 'JSON', fn: () => consume(translate(json)) },
-    { name: 'protobuf', fn: () => consume(translate(anys)) },
+    {
+      name: 'JSON',
+      fn: () => {
+        consume(translate(json));
+      },
+    },
+    {
+      name: 'protobuf',
+      fn: () => {
+        consume(translate(anys));
+      },
+    },
   ],
   smoke ? 1 : 3000,
 );
@@ -76,7 +86,9 @@ const held = translate(anys);
 gc?.();
 const retained = process.memoryUsage().heapUsed - before;
 consume(held);
-const cost = await gcCost(() => consume(translate(anys)));
+const cost = await gcCost(() => {
+  consume(translate(anys));
+});
 
 table(
   `Translating a snapshot of ${fmt(CLUSTERS)} clusters, ${fmt(CLUSTERS)} routes, ${fmt(CLUSTERS * ENDPOINTS_PER_CLUSTER)} endpoints (lower is better)`,
