@@ -15,12 +15,17 @@ export function envoyRoot(): protobuf.Root {
   return root;
 }
 
+const byUrl = new Map<string, protobuf.Type | undefined>();
+
 /** The message type of a type URL (`type.googleapis.com/envoy.config.cluster.v3.Cluster`), if known. */
 export function typeOfUrl(typeUrl: string): protobuf.Type | undefined {
+  if (byUrl.has(typeUrl)) return byUrl.get(typeUrl);
   const name = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
-  if (!name) return undefined;
-  const found = envoyRoot().lookup(name);
-  return found instanceof protobuf.Type ? found : undefined;
+  const found = name ? envoyRoot().lookup(name) : null;
+  const type = found instanceof protobuf.Type ? found : undefined;
+  // Bounded: a hostile stream of made-up type URLs must not grow the cache without end.
+  if (byUrl.size < 4096) byUrl.set(typeUrl, type);
+  return type;
 }
 
 /** The message type of a fully qualified name; throws if the descriptor lacks it (a build bug). */

@@ -54,22 +54,73 @@ export function camel(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
-const keyTables = new WeakMap<protobuf.Type, Map<string, protobuf.Field>>();
+/** What the walker needs of a field, computed once per field. */
+interface FieldInfo {
+  readonly field: protobuf.Field;
+  /** proto3 JSON name (camelCase), the key in canonical JSON. */
+  readonly name: string;
+  /** Envoy's snake_case name, for paths. */
+  readonly snake: string;
+  readonly oneof: string | undefined;
+}
 
-function keyTable(type: protobuf.Type): Map<string, protobuf.Field> {
-  let table = keyTables.get(type);
-  if (!table) {
-    table = new Map();
+/** What the walker needs of a type, computed once per type (protobufjs computes fullName on each read). */
+interface TypeInfo {
+  readonly fullName: string;
+  readonly wellKnown: boolean;
+  readonly fields: readonly FieldInfo[];
+  /** By protobufjs name, camelCase and snake_case. */
+  readonly byKey: ReadonlyMap<string, FieldInfo>;
+  readonly hasOneofs: boolean;
+}
+
+const typeInfos = new WeakMap<protobuf.Type, TypeInfo>();
+
+function typeInfo(type: protobuf.Type): TypeInfo {
+  let info = typeInfos.get(type);
+  if (!info) {
+    const fields: FieldInfo[] = [];
+    const byKey = new Map<string, FieldInfo>();
     for (const f of type.fieldsArray) {
       f.resolve();
-      table.set(f.name, f);
-      table.set(camel(f.name), f);
-      table.set(snake(camel(f.name)), f);
+      const name = camel(f.name);
+      const fi: FieldInfo = { field: f, name, snake: snake(name), oneof: f.partOf?.name };
+      fields.push(fi);
+      byKey.set(f.name, fi);
+      byKey.set(name, fi);
+      byKey.set(fi.snake, fi);
     }
-    keyTables.set(type, table);
+    const fullName = type.fullName;
+    info = {
+      fullName,
+      wellKnown: WELL_KNOWN.has(fullName),
+      fields,
+      byKey,
+      hasOneofs: type.oneofsArray.length > 0,
+    };
+    typeInfos.set(type, info);
   }
-  return table;
+  return info;
 }
+
+const WELL_KNOWN = new Set([
+  '.google.protobuf.Duration',
+  '.google.protobuf.BoolValue',
+  '.google.protobuf.StringValue',
+  '.google.protobuf.UInt32Value',
+  '.google.protobuf.Int32Value',
+  '.google.protobuf.UInt64Value',
+  '.google.protobuf.Int64Value',
+  '.google.protobuf.DoubleValue',
+  '.google.protobuf.FloatValue',
+  '.google.protobuf.BytesValue',
+  '.google.protobuf.Struct',
+  '.google.protobuf.Value',
+  '.google.protobuf.ListValue',
+  '.google.protobuf.Any',
+  '.google.protobuf.Empty',
+  '.google.protobuf.Timestamp',
+]);
 
 /**
  * Canonical JSON of `input` (a decoded message or Envoy JSON) as a message of `type`. Problems go
@@ -116,53 +167,60 @@ function message(
   count(budget, path);
   if (depth > budget.limits.maxDepth)
     throw new TooLarge(`nesting deeper than ${budget.limits.maxDepth} levels`, path);
-  const wkt = wellKnown(type, input, issues, path, budget, depth);
-  if (wkt !== NOT_WKT) return wkt;
+  const info = typeInfo(type);
+  if (info.wellKnown) return wellKnown(info.fullName, type, input, issues, path, budget, depth);
   if (!isObject(input)) {
     issues.error(path, `expected an object (${type.name}), got ${describe(input)}`);
     return undefined;
   }
-  const wire = input instanceof protobuf.Message;
   const out: JsonObject = {};
-  const table = keyTable(type);
-  const oneofSeen = new Map<string, string>();
-  for (const k of wire ? fieldNamesSet(type, input) : Object.keys(input)) {
-    const f = table.get(k);
-    const value = input[k];
-    if (!f) {
+  const oneofSeen = info.hasOneofs ? new Map<string, string>() : undefined;
+  if (input instanceof protobuf.Message) {
+    // Decoded from the wire: the fields set are the message's own properties.
+    for (const fi of info.fields) {
+      const value = input[fi.field.name];
+      if (Object.hasOwn(input, fi.field.name))
+        visitField(fi, value, out, oneofSeen, issues, path, budget, depth);
+    }
+    return out;
+  }
+  for (const k of Object.keys(input)) {
+    const fi = info.byKey.get(k);
+    if (!fi) {
       issues.error(fieldPath(path, k), `unknown field "${k}" in ${type.name}`);
       continue;
     }
-    const name = camel(f.name);
-    const here = fieldPath(path, snake(name));
-    if (value === null || value === undefined) continue;
-    // An empty list or map is the same as none in proto3 (and protobufjs sets them on every message).
-    if (
-      (f.repeated && Array.isArray(value) && value.length === 0) ||
-      (f.map && isObject(value) && Object.keys(value).length === 0)
-    )
-      continue;
-    if (f.partOf) {
-      const other = oneofSeen.get(f.partOf.name);
-      if (other !== undefined && other !== name) {
-        issues.error(
-          here,
-          `only one of ${snake(other)} and ${snake(name)} may be set (oneof ${f.partOf.name})`,
-        );
-        continue;
-      }
-      oneofSeen.set(f.partOf.name, name);
-    }
-    const v = fieldValue(f, value, issues, here, budget, depth);
-    if (v !== undefined) out[name] = v;
+    visitField(fi, input[k], out, oneofSeen, issues, path, budget, depth);
   }
   return out;
 }
 
-function fieldNamesSet(type: protobuf.Type, msg: Record<string, unknown>): string[] {
-  const names: string[] = [];
-  for (const f of type.fieldsArray) if (Object.hasOwn(msg, f.name)) names.push(f.name);
-  return names;
+function visitField(
+  fi: FieldInfo,
+  value: unknown,
+  out: JsonObject,
+  oneofSeen: Map<string, string> | undefined,
+  issues: IssueList,
+  path: string,
+  budget: Budget,
+  depth: number,
+): void {
+  if (value === null || value === undefined) return;
+  const f = fi.field;
+  // An empty list or map is the same as none in proto3 (and protobufjs sets them on every message).
+  if (f.repeated && Array.isArray(value) && value.length === 0) return;
+  if (f.map && isObject(value) && Object.keys(value).length === 0) return;
+  const here = fieldPath(path, fi.snake);
+  if (fi.oneof !== undefined && oneofSeen) {
+    const other = oneofSeen.get(fi.oneof);
+    if (other !== undefined && other !== fi.name) {
+      issues.error(here, `only one of ${snake(other)} and ${fi.snake} may be set (oneof ${fi.oneof})`);
+      return;
+    }
+    oneofSeen.set(fi.oneof, fi.name);
+  }
+  const v = fieldValue(f, value, issues, here, budget, depth);
+  if (v !== undefined) out[fi.name] = v;
 }
 
 function fieldValue(
@@ -275,17 +333,16 @@ function toInteger(value: unknown): number | undefined {
   return undefined;
 }
 
-const NOT_WKT = Symbol('not a well-known type');
-
 function wellKnown(
+  fullName: string,
   type: protobuf.Type,
   input: unknown,
   issues: IssueList,
   path: string,
   budget: Budget,
   depth: number,
-): Json | undefined | typeof NOT_WKT {
-  switch (type.fullName) {
+): Json | undefined {
+  switch (fullName) {
     case '.google.protobuf.Duration':
       return duration(input, issues, path);
     case '.google.protobuf.BoolValue':
@@ -323,7 +380,7 @@ function wellKnown(
     case '.google.protobuf.Timestamp':
       return typeof input === 'string' ? input : '';
     default:
-      return NOT_WKT;
+      return {};
   }
 }
 
@@ -441,7 +498,7 @@ function any(
   const rest: Record<string, unknown> = {};
   for (const k of Object.keys(input)) if (k !== '@type') rest[k] = input[k];
   // Well-known types in an Any carry their JSON form under "value" (proto3 JSON mapping).
-  const body = type.fullName.startsWith('.google.protobuf.') && 'value' in rest ? rest.value : rest;
+  const body = typeInfo(type).fullName.startsWith('.google.protobuf.') && 'value' in rest ? rest.value : rest;
   const inner = message(type, body, issues, path, budget, depth + 1);
   return inner && typeof inner === 'object' && !Array.isArray(inner) ? { '@type': url, ...inner } : undefined;
 }
