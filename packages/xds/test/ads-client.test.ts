@@ -5,6 +5,7 @@ import {
   createTestControlPlane,
   encodeResource,
   formatIssue,
+  validate,
   type AdsClient,
   type AdsClientEvents,
   type ReceivedRequest,
@@ -110,6 +111,8 @@ describe('ADS client against the test control plane', () => {
     expect(ports(s, 'carts')).toEqual([9001, 9002]);
     expect(ports(s, 'payments')).toEqual([9101]);
     expect(snapshots).toHaveLength(1);
+    // Complete and consistent: every reference resolves within the snapshot.
+    expect(validate(s)).toEqual([]);
 
     // Warming order: the first request of each type comes in the order CDS, EDS, LDS, RDS.
     const firstOf = (url: string): number => cp.requests.findIndex((r) => r.typeUrl === url);
@@ -245,6 +248,34 @@ describe('ADS client against the test control plane', () => {
     const [info] = await nack;
     expect(info.errors.map(formatIssue)).toEqual(['cluster "carts": named twice in one response']);
     expect(ads.snapshot?.clusters.size).toBe(2);
+  });
+
+  it('NACKs hostile bytes (invalid UTF-8, garbage) and keeps the last good config', async () => {
+    const cp = await controlPlane();
+    cp.setSnapshot(base);
+    const ads = client(cp.address, new ManualTimers());
+    const first = next(ads, 'snapshot');
+    ads.start();
+    const [good] = await first;
+    const bad = Buffer.from(encodeResource(edsCluster('caf\u00e9'), TYPE_URLS.cluster).value);
+    bad[bad.indexOf(Buffer.from('caf\u00e9')) + 3] = 0xff;
+    const nack = next(ads, 'nack');
+    cp.setSnapshot({
+      ...base,
+      version: '2',
+      clusters: [
+        { typeUrl: TYPE_URLS.cluster, value: bad },
+        { typeUrl: TYPE_URLS.cluster, value: Buffer.from([0xff, 0xff, 0xff]) },
+        { typeUrl: 'type.googleapis.com/acme.Unknown', value: Buffer.from('x') },
+      ],
+    });
+    const [info] = await nack;
+    expect(info.errors.map(formatIssue)).toEqual([
+      'cluster (undecodable): invalid UTF-8 in a string field of Cluster',
+      expect.stringMatching(/^cluster \(undecodable\): malformed Cluster: /),
+      'resources[2]: type type.googleapis.com/acme.Unknown in a type.googleapis.com/envoy.config.cluster.v3.Cluster response',
+    ]);
+    expect(ads.snapshot).toBe(good);
   });
 
   it('reconnects after the server restarts, with backoff, and loses no config meanwhile', async () => {
