@@ -140,7 +140,7 @@ describe('ADS client against the test control plane', () => {
       [],
       [],
     ]);
-    await waitFor(() => cp.requests.filter((r) => r.responseNonce !== '').length === 4);
+    await untilRequests(cp, () => cp.requests.filter((r) => r.responseNonce !== '').length === 4);
     const acks = cp.requests.filter((r) => r.responseNonce !== '');
     expect(acks.map((r) => r.versionInfo)).toEqual(['1', '1', '1', '1']);
     expect(acks.every((r) => r.errorDetail === undefined)).toBe(true);
@@ -173,7 +173,7 @@ describe('ADS client against the test control plane', () => {
     const [s3] = await removal;
     expect([...s3.clusters.keys()]).toEqual(['carts']);
     expect([...s3.endpoints.keys()]).toEqual(['carts']);
-    await waitFor(() =>
+    await untilRequests(cp, () =>
       cp.requests.some(
         (r) => r.typeUrl === TYPE_URLS.clusterLoadAssignment && r.resourceNames.join() === 'carts',
       ),
@@ -323,14 +323,15 @@ describe('ADS client against the test control plane', () => {
     const randoms = [0, 1, 0.5, 0.5, 0.5];
     const ads = client(`127.0.0.1:${port}`, timers, () => randoms[r++ % randoms.length] ?? 0.5);
     const delays: number[] = [];
-    ads.on('streamError', ({ retryInMs }) => delays.push(retryInMs));
+    let failed = next(ads, 'streamError');
     ads.start();
-    for (let i = 0; i < 3; i++) {
-      await waitFor(() => delays.length > i);
-      timers.advance(delays[i] ?? 0);
+    for (let i = 0; i < 4; i++) {
+      const [{ retryInMs }] = await failed;
+      delays.push(retryInMs);
+      failed = next(ads, 'streamError');
+      if (i < 3) timers.advance(retryInMs);
     }
-    await waitFor(() => delays.length > 3);
-    expect(delays.slice(0, 4)).toEqual([800, 1920, 2560, 4096]); // 1000·1.6^n, ±20 %
+    expect(delays).toEqual([800, 1920, 2560, 4096]); // 1000·1.6^n, ±20 %
 
     const cp2 = await controlPlane(port);
     cp2.setSnapshot(base);
@@ -349,7 +350,7 @@ describe('ADS client against the test control plane', () => {
     const ads = client(cp.address, timers);
     const missing = next(ads, 'resourceDoesNotExist');
     ads.start();
-    await waitFor(() =>
+    await untilRequests(cp, () =>
       cp.requests.some((q) => q.typeUrl === TYPE_URLS.clusterLoadAssignment && q.responseNonce !== ''),
     );
     expect(ads.snapshot).toBeUndefined(); // payments is still warming: no snapshot, no LDS yet
@@ -375,7 +376,7 @@ describe('ADS client against the test control plane', () => {
     ads.on('snapshot', (s) => snapshots.push(s));
     // v2 moves the listener to route table "next", which the server does not have yet.
     cp.setSnapshot({ ...base, version: '2', listeners: [listener('ingress', 8080, 'next')] });
-    await waitFor(() =>
+    await untilRequests(cp, () =>
       cp.requests.some((q) => q.typeUrl === TYPE_URLS.routeConfiguration && q.resourceNames.includes('next')),
     );
     expect(snapshots).toHaveLength(0);
@@ -392,8 +393,18 @@ describe('ADS client against the test control plane', () => {
   });
 });
 
-async function waitFor(condition: () => boolean): Promise<void> {
-  // Waits for network events (not for time): each turn lets pending I/O callbacks run.
-  for (let i = 0; i < 2000 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!condition()) throw new Error('condition not met');
+/** Resolves once `condition` holds, re-checked on each request the control plane receives. */
+function untilRequests(cp: TestControlPlane, condition: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (condition()) {
+      resolve();
+      return;
+    }
+    const check = (): void => {
+      if (!condition()) return;
+      cp.off('request', check);
+      resolve();
+    };
+    cp.on('request', check);
+  });
 }
