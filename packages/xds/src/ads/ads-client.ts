@@ -12,7 +12,7 @@
 // Per-type state is kept apart from the stream (TypeState) so that a delta transport can drive
 // the same states: it would send resource_names_subscribe/unsubscribe from the same `names`
 // and apply added/removed resources instead of whole sets.
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'eventemitter3';
 import { adsServerAddress } from '../bootstrap.js';
 import { ConfigError } from '@meshlet/errors';
@@ -139,6 +139,15 @@ class TypeState {
   }
 }
 
+type GrpcModule = typeof grpc;
+let grpcLoading: Promise<GrpcModule> | undefined;
+
+/** @grpc/grpc-js, imported on first use: translation alone never pays for it. */
+export function loadGrpc(): Promise<GrpcModule> {
+  grpcLoading ??= import('@grpc/grpc-js');
+  return grpcLoading;
+}
+
 const realTimers: AdsTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => {
@@ -158,7 +167,8 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   status: AdsStatus = 'idle';
   private readonly server: string;
   private readonly node: Node;
-  private readonly credentials: grpc.ChannelCredentials;
+  private credentials: grpc.ChannelCredentials | undefined;
+  private grpc: GrpcModule | undefined;
   private readonly dneMs: number;
   private readonly backoff: AdsBackoff;
   private readonly timers: AdsTimers;
@@ -182,7 +192,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     if (!node?.id) throw new ConfigError('createAdsClient: give `node` with an id (or a bootstrap with one)');
     this.server = server;
     this.node = { cluster: '', metadata: {}, userAgentName: 'meshlet', ...node };
-    this.credentials = options.credentials ?? grpc.credentials.createInsecure();
+    this.credentials = options.credentials;
     this.dneMs = options.doesNotExistTimeoutMs ?? 15_000;
     this.backoff = { initialMs: 1000, maxMs: 120_000, multiplier: 1.6, jitter: 0.2, ...options.backoff };
     this.timers = options.timers ?? realTimers;
@@ -199,10 +209,24 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     }
   }
 
-  /** Opens the stream. */
+  /** Opens the stream (once @grpc/grpc-js is loaded: it is imported on first use, not at start-up). */
   start(): this {
     if (this.closed) throw new ConfigError('this ADS client is closed');
-    if (!this.client && !this.retryTimer) this.connect();
+    if (this.client || this.retryTimer !== undefined || this.status === 'connecting') return this;
+    this.setStatus('connecting');
+    loadGrpc().then(
+      (mod) => {
+        this.grpc = mod;
+        this.credentials ??= mod.credentials.createInsecure();
+        if (!this.closed) this.connect();
+      },
+      (err: unknown) => {
+        this.emit('streamError', {
+          error: err instanceof Error ? err : new Error(String(err)),
+          retryInMs: -1,
+        });
+      },
+    );
     return this;
   }
 
@@ -231,7 +255,8 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     this.retryTimer = undefined;
     // A channel of its own per stream attempt (and no shared subchannel): this client's backoff
     // alone paces the retries, not a channel's reconnect backoff stacked on top of it.
-    this.client ??= new grpc.Client(this.server, this.credentials, {
+    const grpcMod = this.grpc as GrpcModule;
+    this.client ??= new grpcMod.Client(this.server, this.credentials as grpc.ChannelCredentials, {
       'grpc.max_receive_message_length': this.maxReceive,
       'grpc.use_local_subchannel_pool': 1,
     });

@@ -3,10 +3,11 @@
 // go-control-plane's snapshot cache: per stream and per type, it sends the current version of
 // what is subscribed (everything for a wildcard request, the named resources otherwise) whenever
 // the version or the subscription changes, and records every request, ACK and NACK.
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'eventemitter3';
 import { type EncodedAny, encodeResource } from '../proto/encode.js';
 import { TYPE_URLS } from '../type-urls.js';
+import { loadGrpc } from './ads-client.js';
 import {
   ADS_METHOD,
   type DiscoveryRequest,
@@ -130,7 +131,8 @@ export class TestControlPlane extends EventEmitter<TestControlPlaneEvents> {
 
   /** Starts listening; resolves to `host:port`. */
   async start(): Promise<string> {
-    const server = new grpc.Server();
+    const grpcMod = await loadGrpc();
+    const server = new grpcMod.Server();
     server.addService(
       {
         StreamAggregatedResources: {
@@ -152,7 +154,7 @@ export class TestControlPlane extends EventEmitter<TestControlPlaneEvents> {
     this.port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(
         `${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`,
-        grpc.ServerCredentials.createInsecure(),
+        grpcMod.ServerCredentials.createInsecure(),
         (err, port) => {
           if (err) reject(err);
           else resolve(port);
