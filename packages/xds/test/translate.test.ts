@@ -505,4 +505,175 @@ describe('fromEnvoy', () => {
       'route_config "r" › virtual_hosts[0] › routes[0] › match.path: only one of prefix and path may be set (oneof pathSpecifier)',
     ]);
   });
+
+  it('rejects a per-route config used as a filter, and a filter config used per route', () => {
+    const hcm = (filterType: string, perRoute: Record<string, unknown>) => ({
+      '@type': TYPE_URLS.listener,
+      name: 'l',
+      address: { socket_address: { address: '::', port_value: 80 } },
+      filter_chains: [
+        {
+          filters: [
+            {
+              name: 'hcm',
+              typed_config: {
+                '@type': TYPE_URLS.httpConnectionManager,
+                stat_prefix: 's',
+                route_config: {
+                  name: 'r',
+                  virtual_hosts: [
+                    {
+                      name: 'v',
+                      domains: ['*'],
+                      routes: [
+                        {
+                          match: { prefix: '/' },
+                          route: { cluster: 'c' },
+                          typed_per_filter_config: perRoute,
+                        },
+                      ],
+                    },
+                  ],
+                },
+                http_filters: [
+                  { name: 'cors', typed_config: { '@type': filterType } },
+                  { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URLS.router } },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const out = translateResource(hcm(TYPE_URLS.corsPolicy, { router: { '@type': TYPE_URLS.router } }));
+    expect(out.ok ? [] : out.errors.map(formatIssue)).toEqual([
+      'listener "l" › filter_chains[0] › filters[0] › typed_config.http_filters[0] › typed_config: type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy is a per-route config; filter "cors" needs the filter\'s own config type',
+      'listener "l" › filter_chains[0] › filters[0] › typed_config.route_config.virtual_hosts[0] › routes[0] › typed_per_filter_config["router"]: type.googleapis.com/envoy.extensions.filters.http.router.v3.Router cannot be a per-route config',
+    ]);
+  });
+
+  it("translates meshlet's own RPC proxy (a TypedStruct) for any codec protocol", () => {
+    const r = fromEnvoy({
+      '@type': TYPE_URLS.listener,
+      name: 'bolt',
+      address: { socket_address: { address: '127.0.0.1', port_value: 12200 } },
+      filter_chains: [
+        {
+          filters: [
+            {
+              name: 'meshlet.rpc_proxy',
+              typed_config: {
+                '@type': 'type.googleapis.com/xds.type.v3.TypedStruct',
+                type_url: 'type.googleapis.com/meshlet.rpc.v1.RpcProxy',
+                value: {
+                  protocol: 'bolt',
+                  statPrefix: 'bolt',
+                  routes: [
+                    {
+                      match: { service: { exact: 'com.acme.Orders:1.0' }, method: { prefix: 'get' } },
+                      cluster: 'orders',
+                    },
+                    {
+                      match: { headers: [{ name: 'x-zone', string_match: { exact: 'b' } }] },
+                      weightedClusters: [{ name: 'b1', weight: 1 }],
+                    },
+                  ],
+                },
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const f = at(at((r.value as Listener).filterChains, 0).filters, 0);
+    expect(f).toEqual({
+      name: 'meshlet.rpc_proxy',
+      kind: 'rpc_proxy',
+      config: {
+        statPrefix: 'bolt',
+        protocol: 'bolt',
+        routes: [
+          {
+            match: {
+              headers: [],
+              service: { exact: 'com.acme.Orders:1.0', ignoreCase: false },
+              method: { prefix: 'get', ignoreCase: false },
+            },
+            cluster: 'orders',
+          },
+          {
+            match: {
+              headers: [
+                {
+                  name: 'x-zone',
+                  stringMatch: { exact: 'b', ignoreCase: false },
+                  invertMatch: false,
+                  treatMissingHeaderAsEmpty: false,
+                },
+              ],
+            },
+            weightedClusters: [{ name: 'b1', weight: 1 }],
+          },
+        ],
+      },
+    });
+  });
+
+  it('reads an Envoy admin config dump: static and dynamic resources of each section', () => {
+    const dump = {
+      configs: [
+        {
+          '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump',
+          bootstrap: { node: { id: 'x' } },
+        },
+        {
+          '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+          static_clusters: [
+            {
+              cluster: {
+                '@type': TYPE_URLS.cluster,
+                name: 'static',
+                type: 'STATIC',
+                load_assignment: { cluster_name: 'static' },
+              },
+            },
+          ],
+          dynamic_active_clusters: [
+            {
+              version_info: '3',
+              cluster: {
+                '@type': TYPE_URLS.cluster,
+                name: 'dyn',
+                type: 'EDS',
+                eds_cluster_config: { eds_config: { ads: {} } },
+              },
+            },
+          ],
+        },
+        {
+          '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+          dynamic_route_configs: [
+            { route_config: { '@type': TYPE_URLS.routeConfiguration, name: 'main', virtual_hosts: [] } },
+          ],
+        },
+        {
+          '@type': 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
+          dynamic_endpoint_configs: [
+            {
+              endpoint_config: {
+                '@type': TYPE_URLS.clusterLoadAssignment,
+                cluster_name: 'dyn',
+                endpoints: [],
+              },
+            },
+          ],
+        },
+      ],
+    };
+    const r = translate(JSON.stringify(dump));
+    expect(r.errors).toEqual([]);
+    expect(r.clusters.map((c) => c.name)).toEqual(['static', 'dyn']);
+    expect(r.routeConfigurations.map((c) => c.name)).toEqual(['main']);
+    expect(r.endpoints.map((c) => c.clusterName)).toEqual(['dyn']);
+  });
 });

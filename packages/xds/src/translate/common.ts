@@ -278,3 +278,16 @@ export function dataSource(o: JsonObject, issues: IssueList, path: string): Data
   );
   return undefined;
 }
+
+/**
+ * A Struct-carried config (a TypedStruct's `value`) with its keys in camelCase: a Struct is plain
+ * JSON, so nothing canonicalized it, and users write snake_case or camelCase there too.
+ */
+export function camelKeys(v: Json | undefined): Json {
+  if (Array.isArray(v)) return v.map(camelKeys);
+  if (v === undefined || v === null || typeof v !== 'object') return v ?? null;
+  const out: JsonObject = {};
+  for (const [k, x] of Object.entries(v))
+    out[k.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase())] = camelKeys(x);
+  return out;
+}

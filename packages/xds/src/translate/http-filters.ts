@@ -10,6 +10,7 @@ import type {
   HeaderMutation,
   HeaderMutationConfig,
   HttpFilter,
+  HttpFilterConfig,
   LocalRateLimitConfig,
   RbacConfig,
   RbacPermission,
@@ -84,8 +85,11 @@ export function httpFilter(o: JsonObject, issues: IssueList, path: string): Http
     return undefined;
   }
   if (!config || issueCount(issues) > probe) return undefined;
-  if (config.type === 'cors' && 'policy' in config) return undefined;
-  return { name, isOptional, disabled: bool(o.disabled), config: config as HttpFilter['config'] };
+  if (config.type === 'disabled' || config.type === 'cors_policy') {
+    issues.error(here, `${url} is a per-route config; filter "${name}" needs the filter's own config type`);
+    return undefined;
+  }
+  return { name, isOptional, disabled: bool(o.disabled), config };
 }
 
 function isIstioStats(tc: JsonObject): boolean {
@@ -103,18 +107,19 @@ function issueCount(issues: IssueList): number {
 
 const UNKNOWN = Symbol('unknown type');
 
+/** Configs that only make sense per route (and their model form once there). */
+type PerRouteOnly =
+  { readonly type: 'disabled' } | { readonly type: 'cors_policy'; readonly policy: CorsPolicy };
+
 function filterConfig(
   tc: JsonObject,
   issues: IssueList,
   path: string,
-): FilterConfigOverride | typeof UNKNOWN | undefined {
+): HttpFilterConfig | PerRouteOnly | typeof UNKNOWN | undefined {
   switch (str(tc['@type'])) {
     case TYPE_URLS.router:
       only(tc, issues, path, ['suppressEnvoyHeaders'], ['startChildSpan', 'dynamicStats', 'upstreamLog']);
-      return {
-        type: 'router',
-        suppressEnvoyHeaders: bool(tc.suppressEnvoyHeaders),
-      } as unknown as FilterConfigOverride;
+      return { type: 'router', suppressEnvoyHeaders: bool(tc.suppressEnvoyHeaders) };
     case TYPE_URLS.fault:
       return fault(tc, issues, path);
     case TYPE_URLS.localRateLimit:
@@ -128,9 +133,9 @@ function filterConfig(
     }
     case TYPE_URLS.cors:
       only(tc, issues, path, []);
-      return { type: 'cors' } as unknown as FilterConfigOverride;
+      return { type: 'cors' };
     case TYPE_URLS.corsPolicy:
-      return { type: 'cors', policy: corsPolicy(tc, issues, path) };
+      return { type: 'cors_policy', policy: corsPolicy(tc, issues, path) };
     case TYPE_URLS.headerMutation:
     case TYPE_URLS.headerMutationPerRoute:
       return headerMutation(tc, issues, path);
@@ -180,7 +185,12 @@ export function perFilterConfig(
       else issues.error(here, `per-route config of a type meshlet does not support: ${url || '(none)'}`);
       continue;
     }
-    if (config) out[name] = config;
+    if (!config) continue;
+    if (config.type === 'router' || config.type === 'cors') {
+      issues.error(here, `${str(tc['@type'])} cannot be a per-route config`);
+      continue;
+    }
+    out[name] = config.type === 'cors_policy' ? { type: 'cors', policy: config.policy } : config;
   }
   return out;
 }

@@ -18,6 +18,7 @@ import {
   type JsonObject,
   address,
   bool,
+  camelKeys,
   cidr,
   has,
   headerMatcher,
@@ -205,7 +206,11 @@ function networkFilter(o: JsonObject, issues: IssueList, path: string): NetworkF
     case TYPE_URLS.typedStruct:
     case TYPE_URLS.udpaTypedStruct:
       if (str(tc.typeUrl).endsWith('meshlet.rpc.v1.RpcProxy'))
-        return { name, kind: 'rpc_proxy', config: rpcProxy(obj(tc.value), issues, field(here, 'value')) };
+        return {
+          name,
+          kind: 'rpc_proxy',
+          config: rpcProxy(obj(camelKeys(tc.value)), issues, field(here, 'value')),
+        };
       if (str(tc.typeUrl).endsWith('stats.PluginConfig') || str(tc.typeUrl).endsWith('.Wasm')) {
         issues.warn(here, `network filter "${name}" only observes traffic; meshlet skips it`);
         return undefined;
