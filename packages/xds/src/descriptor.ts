@@ -11,7 +11,18 @@ export const DESCRIPTOR_URL: URL = new URL('../generated/envoy.json', import.met
 
 /** The protobufjs root of every Envoy type meshlet knows, loaded on first use. */
 export function envoyRoot(): protobuf.Root {
-  root ??= protobuf.Root.fromJSON(JSON.parse(readFileSync(DESCRIPTOR_URL, 'utf8')) as protobuf.INamespace);
+  if (root) return root;
+  let text: string;
+  try {
+    text = readFileSync(DESCRIPTOR_URL, 'utf8');
+  } catch (err) {
+    // Only in a source checkout that was never built: the published package ships the file.
+    throw new Error(
+      `@meshlet/xds: ${DESCRIPTOR_URL.pathname} is missing; build the package (pnpm --filter @meshlet/xds build) to generate it`,
+      { cause: err },
+    );
+  }
+  root = protobuf.Root.fromJSON(JSON.parse(text) as protobuf.INamespace);
   return root;
 }
 
