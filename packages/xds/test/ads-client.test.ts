@@ -308,7 +308,12 @@ describe('ADS client against the test control plane', () => {
     await acked;
     expect(ads.status).toBe('connected');
     // The new stream starts with the node and the versions the client holds.
-    expect(cp2.requests[0]).toMatchObject({ nodeId: 'shop-1', typeUrl: TYPE_URLS.cluster, versionInfo: '1' });
+    expect(cp2.requests[0]).toMatchObject({
+      nodeId: 'shop-1',
+      typeUrl: TYPE_URLS.cluster,
+      versionInfo: '1',
+      responseNonce: '',
+    });
     // Same resources again: nothing changed, no new snapshot.
     expect(snapshots).toHaveLength(0);
     expect(ads.snapshot).toBe(before);

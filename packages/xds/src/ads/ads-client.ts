@@ -280,7 +280,11 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     call.on('end', () => {
       ended();
     });
-    for (const s of this.states.values()) s.requested = false;
+    // Nonces belong to a stream; versions carry over (the server may skip what the client has).
+    for (const s of this.states.values()) {
+      s.requested = false;
+      s.nonce = '';
+    }
     // On the first stream, listeners wait for the clusters to warm (CDS → EDS → LDS → RDS).
     for (const url of ORDER) {
       const s = this.states.get(url);
