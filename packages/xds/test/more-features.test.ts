@@ -130,4 +130,193 @@ describe('translate: more features', () => {
     ]);
     expect(cluster('auto')?.upstreamHttpProtocolOptions).toMatchObject({ protocol: 'auto', autoSni: true });
   });
+
+  it('translates RBAC principals and permissions, rate limit descriptors and fault headers', () => {
+    const filters = [
+      {
+        name: 'envoy.filters.http.fault',
+        typed_config: {
+          '@type': TYPE_URLS.fault,
+          headers: [{ name: 'x-chaos', present_match: true }],
+          upstream_cluster: 'carts',
+          downstream_nodes: ['web'],
+          delay: { header_delay: {}, percentage: { numerator: 50, denominator: 'MILLION' } },
+          abort: { grpc_status: 14, percentage: { numerator: 1 } },
+        },
+      },
+      {
+        name: 'envoy.filters.http.local_ratelimit',
+        typed_config: {
+          '@type': TYPE_URLS.localRateLimit,
+          stat_prefix: 'rl',
+          status: { code: 'ServiceUnavailable' },
+          descriptors: [
+            {
+              entries: [{ key: 'path', value: '/login' }],
+              token_bucket: { max_tokens: 5, tokens_per_fill: 5, fill_interval: '60s' },
+            },
+          ],
+          local_rate_limit_per_downstream_connection: true,
+        },
+      },
+      {
+        name: 'envoy.filters.http.rbac',
+        typed_config: {
+          '@type': TYPE_URLS.rbac,
+          rules: {
+            action: 'ALLOW',
+            policies: {
+              p: {
+                permissions: [
+                  {
+                    and_rules: {
+                      rules: [
+                        { header: { name: ':method', string_match: { exact: 'GET' } } },
+                        { destination_port: 8080 },
+                      ],
+                    },
+                  },
+                  {
+                    or_rules: {
+                      rules: [
+                        { destination_ip: { address_prefix: '10.0.0.0', prefix_len: 8 } },
+                        { requested_server_name: { suffix: '.internal' } },
+                      ],
+                    },
+                  },
+                  { destination_port_range: { start: 9000, end: 9100 } },
+                ],
+                principals: [
+                  { authenticated: { principal_name: { exact: 'spiffe://cluster.local/ns/shop/sa/web' } } },
+                  {
+                    or_ids: {
+                      ids: [
+                        { source_ip: { address_prefix: '192.168.0.0', prefix_len: 16 } },
+                        { direct_remote_ip: { address_prefix: '127.0.0.1', prefix_len: 32 } },
+                      ],
+                    },
+                  },
+                  {
+                    and_ids: {
+                      ids: [
+                        { header: { name: 'x-user', present_match: true } },
+                        { url_path: { path: { prefix: '/public' } } },
+                      ],
+                    },
+                  },
+                ],
+              },
+            },
+          },
+          shadow_rules: { action: 'DENY', policies: {} },
+        },
+      },
+      { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE_URLS.router } },
+    ];
+    const out = translateResource({
+      '@type': TYPE_URLS.listener,
+      name: 'l',
+      address: { socket_address: { address: '::', port_value: 80 } },
+      filter_chains: [
+        {
+          filters: [
+            {
+              name: 'hcm',
+              typed_config: {
+                '@type': TYPE_URLS.httpConnectionManager,
+                stat_prefix: 's',
+                rds: { route_config_name: 'r' },
+                http_filters: filters,
+              },
+            },
+          ],
+        },
+      ],
+    });
+    expect(out.ok ? [] : out.errors.map(formatIssue)).toEqual([]);
+    if (!out.ok || out.resource.kind !== 'listener') return;
+    const f = at(at(out.resource.value.filterChains, 0).filters, 0);
+    if (f.kind !== 'http_connection_manager') throw new Error('not an HCM');
+    const [fault, rl, rbac] = [0, 1, 2].map((i) => at(f.config.httpFilters, i).config);
+    expect(fault).toEqual({
+      type: 'fault',
+      headers: [
+        { name: 'x-chaos', presentMatch: true, invertMatch: false, treatMissingHeaderAsEmpty: false },
+      ],
+      upstreamCluster: 'carts',
+      downstreamNodes: ['web'],
+      delay: { headerDelay: true, percentage: { numerator: 50, denominator: 1_000_000 } },
+      abort: { grpcStatus: 14, headerAbort: false, percentage: { numerator: 1, denominator: 100 } },
+    });
+    expect(rl).toMatchObject({
+      type: 'local_rate_limit',
+      status: 503,
+      descriptors: [
+        {
+          entries: [{ key: 'path', value: '/login' }],
+          tokenBucket: { maxTokens: 5, tokensPerFill: 5, fillIntervalMs: 60_000 },
+        },
+      ],
+      localRateLimitPerDownstreamConnection: true,
+    });
+    expect(rbac).toEqual({
+      type: 'rbac',
+      rules: {
+        action: 'ALLOW',
+        policies: {
+          p: {
+            permissions: [
+              {
+                andRules: [
+                  {
+                    header: {
+                      name: ':method',
+                      stringMatch: { exact: 'GET', ignoreCase: false },
+                      invertMatch: false,
+                      treatMissingHeaderAsEmpty: false,
+                    },
+                  },
+                  { destinationPort: 8080 },
+                ],
+              },
+              {
+                orRules: [
+                  { destinationIp: { addressPrefix: '10.0.0.0', prefixLen: 8 } },
+                  { requestedServerName: { suffix: '.internal', ignoreCase: false } },
+                ],
+              },
+              { destinationPortRange: { start: 9000, end: 9100 } },
+            ],
+            principals: [
+              {
+                authenticated: {
+                  principalName: { exact: 'spiffe://cluster.local/ns/shop/sa/web', ignoreCase: false },
+                },
+              },
+              {
+                orIds: [
+                  { sourceIp: { addressPrefix: '192.168.0.0', prefixLen: 16 } },
+                  { directRemoteIp: { addressPrefix: '127.0.0.1', prefixLen: 32 } },
+                ],
+              },
+              {
+                andIds: [
+                  {
+                    header: {
+                      name: 'x-user',
+                      presentMatch: true,
+                      invertMatch: false,
+                      treatMissingHeaderAsEmpty: false,
+                    },
+                  },
+                  { urlPath: { prefix: '/public', ignoreCase: false } },
+                ],
+              },
+            ],
+          },
+        },
+      },
+      shadowRules: { action: 'DENY', policies: {} },
+    });
+  });
 });

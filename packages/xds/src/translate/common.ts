@@ -2,6 +2,7 @@
 import type { Json, JsonObject } from '../proto/canonical.js';
 import { type IssueList, field, index, snake } from '../issues.js';
 import { compileRegex } from '../regex.js';
+import { envoyRoot } from '../descriptor.js';
 import type {
   Address,
   CidrRange,
@@ -290,4 +291,12 @@ export function camelKeys(v: Json | undefined): Json {
   for (const [k, x] of Object.entries(v))
     out[k.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase())] = camelKeys(x);
   return out;
+}
+
+/** An `envoy.type.v3.HttpStatus` (its `code` is an enum named after the status) as a number. */
+export function httpStatus(v: Json | undefined, def: number): number {
+  const code = obj(v).code;
+  if (typeof code === 'number') return code;
+  if (typeof code !== 'string') return def;
+  return envoyRoot().lookupEnum('envoy.type.v3.StatusCode').values[code] ?? def;
 }

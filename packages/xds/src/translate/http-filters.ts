@@ -27,6 +27,7 @@ import {
   has,
   headerMatcher,
   headerValueOptions,
+  httpStatus,
   list,
   num,
   obj,
@@ -292,7 +293,7 @@ function localRateLimit(o: JsonObject, issues: IssueList, path: string): LocalRa
   const out: { -readonly [K in keyof LocalRateLimitConfig]: LocalRateLimitConfig[K] } = {
     type: 'local_rate_limit',
     statPrefix: str(o.statPrefix),
-    status: num(obj(o.status).code, 429) || 429,
+    status: httpStatus(o.status, 429),
     responseHeadersToAdd: headerValueOptions(
       o.responseHeadersToAdd,
       issues,
