@@ -5,6 +5,7 @@ import {
   createTestControlPlane,
   encodeResource,
   formatIssue,
+  parseBootstrap,
   validate,
   type AdsClient,
   type AdsClientEvents,
@@ -144,6 +145,50 @@ describe('ADS client against the test control plane', () => {
     const acks = cp.requests.filter((r) => r.responseNonce !== '');
     expect(acks.map((r) => r.versionInfo)).toEqual(['1', '1', '1', '1']);
     expect(acks.every((r) => r.errorDetail === undefined)).toBe(true);
+  });
+
+  it('connects from a bootstrap: the ADS server is its static cluster, the node its node', async () => {
+    const cp = await controlPlane();
+    cp.setSnapshot(base);
+    const [host, port] = cp.address.split(':');
+    const { bootstrap } = parseBootstrap({
+      node: { id: 'from-bootstrap', cluster: 'shop' },
+      static_resources: {
+        clusters: [
+          {
+            name: 'xds',
+            type: 'STATIC',
+            connect_timeout: '1s',
+            load_assignment: {
+              cluster_name: 'xds',
+              endpoints: [
+                {
+                  lb_endpoints: [
+                    {
+                      endpoint: { address: { socket_address: { address: host, port_value: Number(port) } } },
+                    },
+                  ],
+                },
+              ],
+            },
+          },
+        ],
+      },
+      dynamic_resources: {
+        ads_config: { api_type: 'GRPC', grpc_services: [{ envoy_grpc: { cluster_name: 'xds' } }] },
+        lds_config: { ads: {} },
+        cds_config: { ads: {} },
+      },
+    });
+    const ads = createAdsClient({ bootstrap, timers: new ManualTimers() });
+    cleanups.push(() => {
+      ads.close();
+    });
+    const first = next(ads, 'snapshot');
+    ads.start();
+    const [s] = await first;
+    expect([...s.listeners.keys()]).toEqual(['ingress']);
+    expect(cp.requests[0]?.nodeId).toBe('from-bootstrap');
   });
 
   it('applies updates and removals; unchanged resources keep their identity', async () => {
