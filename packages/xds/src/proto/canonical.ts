@@ -521,7 +521,8 @@ export function decodeMessage(
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA')
       issues.error(path, `invalid UTF-8 in a string field of ${type.name}`);
-    else if (err instanceof RangeError && /call stack/i.test(err.message))
+    // protobufjs 8 bounds recursion itself ("max depth exceeded"); the stack is the last resort.
+    else if (err instanceof Error && /max depth exceeded|call stack/i.test(err.message))
       issues.error(path, `malformed ${type.name}: nested too deeply to decode`);
     else issues.error(path, `malformed ${type.name}: ${err instanceof Error ? err.message : String(err)}`);
     return undefined;
