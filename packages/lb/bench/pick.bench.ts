@@ -34,16 +34,24 @@ const numberHashes: PickContext[] = Array.from({ length: 1024 }, () => ({
   hash: Math.floor(random() * 2 ** 53),
 }));
 
-function picks(lb: LoadBalancer, contexts: readonly PickContext[] | null): () => void {
+// Each case gets a function compiled on its own (`new Function`), so the `lb.pick` call site in
+// it sees one balancer class. Closures made from one function literal share V8's feedback, and
+// the call site would go megamorphic across the policies: that measures V8's dispatch, not pick().
+const PICKS_BODY = `
   let i = 0;
-  if (contexts === null) {
-    return () => {
-      for (let k = 0; k < PER_CALL; k++) consume(lb.pick());
-    };
-  }
-  return () => {
-    for (let k = 0; k < PER_CALL; k++) consume(lb.pick(contexts[i++ & 1023]));
-  };
+  if (contexts === null) return () => { for (let k = 0; k < perCall; k++) consume(lb.pick()); };
+  return () => { for (let k = 0; k < perCall; k++) consume(lb.pick(contexts[i++ & 1023])); };
+`;
+
+function picks(lb: LoadBalancer, contexts: readonly PickContext[] | null): () => void {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const make = new Function('lb', 'contexts', 'consume', 'perCall', PICKS_BODY) as (
+    lb: LoadBalancer,
+    contexts: readonly PickContext[] | null,
+    sink: typeof consume,
+    perCall: number,
+  ) => () => void;
+  return make(lb, contexts, consume, PER_CALL);
 }
 
 interface Case {
