@@ -152,6 +152,13 @@ function count(budget: Budget, path: string): void {
     );
 }
 
+/** Counts one more value and refuses to nest deeper than the budget allows. */
+function enter(budget: Budget, path: string, depth: number): void {
+  count(budget, path);
+  if (depth > budget.limits.maxDepth)
+    throw new TooLarge(`nesting deeper than ${budget.limits.maxDepth} levels`, path);
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
@@ -164,9 +171,7 @@ function message(
   budget: Budget,
   depth: number,
 ): Json | undefined {
-  count(budget, path);
-  if (depth > budget.limits.maxDepth)
-    throw new TooLarge(`nesting deeper than ${budget.limits.maxDepth} levels`, path);
+  enter(budget, path, depth);
   const info = typeInfo(type);
   if (info.wellKnown) return wellKnown(info.fullName, type, input, issues, path, budget, depth);
   if (!isObject(input)) {
@@ -408,9 +413,7 @@ function plainJson(
   budget: Budget,
   depth: number,
 ): Json | undefined {
-  count(budget, path);
-  if (depth > budget.limits.maxDepth)
-    throw new TooLarge(`nesting deeper than ${budget.limits.maxDepth} levels`, path);
+  enter(budget, path, depth);
   if (input === null || typeof input === 'boolean') return input;
   if (typeof input === 'number') return Number.isFinite(input) ? input : null;
   if (typeof input === 'string') {
