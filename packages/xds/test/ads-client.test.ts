@@ -48,6 +48,18 @@ function next<K extends keyof AdsClientEvents>(c: AdsClient, event: K): Promise<
   });
 }
 
+/** The first snapshot, from now on, for which `test` holds (the resources of one update warm in steps). */
+function snapshotWhere(c: AdsClient, test: (s: XdsSnapshot) => boolean): Promise<XdsSnapshot> {
+  return new Promise((resolve) => {
+    const check = (s: XdsSnapshot): void => {
+      if (!test(s)) return;
+      c.off('snapshot', check);
+      resolve(s);
+    };
+    c.on('snapshot', check);
+  });
+}
+
 const hcm = (rds: string) => ({
   name: 'envoy.filters.network.http_connection_manager',
   typed_config: {
@@ -274,6 +286,51 @@ describe('ADS client against the test control plane', () => {
     const recovered = next(ads, 'snapshot');
     cp.setSnapshot({ ...base, version: '3', endpoints: [cla('carts', 9009), cla('payments', 9101)] });
     expect(ports((await recovered)[0], 'carts')).toEqual([9009]);
+  });
+
+  it('applies the valid resources of a NACKed response; each invalid one keeps its last good version', async () => {
+    const cp = await controlPlane();
+    cp.setSnapshot(base);
+    const ads = client(cp.address, new ManualTimers());
+    const first = next(ads, 'snapshot');
+    ads.start();
+    const [good] = await first;
+    const carts = good.clusters.get('carts');
+
+    // carts turns invalid, payments changes, orders is new: NACKed, but payments and orders apply.
+    const nack = next(ads, 'nack');
+    const applied = snapshotWhere(ads, (s) => s.clusters.has('orders'));
+    cp.setSnapshot({
+      ...base,
+      version: '2',
+      clusters: [
+        edsCluster('carts', { lb_policy: 'CLUSTER_PROVIDED' }),
+        edsCluster('payments', { connect_timeout: '2s' }),
+        edsCluster('orders'),
+      ],
+      endpoints: [...base.endpoints, cla('orders', 9201)],
+    });
+    const [info] = await nack;
+    expect(info.errors.map(formatIssue)).toEqual([
+      expect.stringMatching(/^cluster "carts" › lb_policy: load balancing policy CLUSTER_PROVIDED/),
+    ]);
+    const s2 = await applied;
+    expect(s2.clusters.get('carts')).toBe(carts);
+    expect(s2.clusters.get('payments')?.connectTimeoutMs).toBe(2000);
+    expect(ports(s2, 'orders')).toEqual([9201]);
+    expect(validate(s2)).toEqual([]);
+
+    // Leaving payments out of a response that is NACKed for carts still deletes payments.
+    const removed = snapshotWhere(ads, (s) => !s.clusters.has('payments'));
+    cp.setSnapshot({
+      ...base,
+      version: '3',
+      clusters: [edsCluster('carts', { lb_policy: 'CLUSTER_PROVIDED' }), edsCluster('orders')],
+      endpoints: [cla('carts', 9001, 9002), cla('orders', 9201)],
+    });
+    const s3 = await removed;
+    expect([...s3.clusters.keys()].sort()).toEqual(['carts', 'orders']);
+    expect(s3.clusters.get('carts')).toBe(carts);
   });
 
   it('NACKs a response that names one resource twice', async () => {

@@ -3,8 +3,10 @@
 //   stream ──► CDS (wildcard) ─► EDS (names from EDS clusters) ─► LDS (wildcard) ─► RDS (names
 //              from listeners' rds) — on the first stream LDS waits for the clusters to warm.
 //
-// Each response is translated as a whole: every resource applies, or the response is NACKed
-// (error_detail lists every problem) and the last good version stays. Accepted resources are
+// Each resource of a response is translated on its own. A response with an invalid resource is
+// NACKed (error_detail lists every problem, version_info stays the last fully applied one); its
+// valid resources still apply and each invalid one keeps its last good version (gRFC A46, as
+// Envoy does for CDS and LDS). Accepted resources are
 // joined into a snapshot in which every cluster has its endpoints and every listener its route
 // tables: a resource still waiting for what it needs stays out (or stays at its previous
 // version). The stream retries with jittered exponential backoff, reset by the first response.
@@ -87,7 +89,11 @@ export interface AdsClientEvents {
   status: [status: AdsStatus];
   /** A response was applied and ACKed. */
   ack: [info: { readonly typeUrl: string; readonly version: string; readonly nonce: string }];
-  /** A response was rejected and NACKed; the previous version stays. */
+  /**
+   * A response was NACKed: each resource named in `errors` keeps its last good version (one whose
+   * name could not be read keeps every resource of its type from being deleted); the valid
+   * resources of the response were applied.
+   */
   nack: [
     info: {
       readonly typeUrl: string;
@@ -376,6 +382,10 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     const warnings: Issue[] = [];
     const accepted = new Map<string, unknown>();
     const raw = new Map<string, Uint8Array>();
+    // Names of the invalid resources: each keeps the version it had (gRFC A46, as Envoy's CDS/LDS).
+    const invalid = new Set<string>();
+    // An invalid resource whose name is unknown: absence from this response proves nothing.
+    let unnamedInvalid = false;
     for (const [i, r] of res.resources.entries()) {
       if (r.typeUrl !== res.typeUrl) {
         errors.push({
@@ -384,22 +394,29 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
           path: '',
           message: `type ${r.typeUrl} in a ${res.typeUrl} response`,
         });
+        unnamedInvalid = true;
         continue;
       }
       const out = translateResource(r, undefined, this.translateOptions);
       warnings.push(...out.warnings);
       if (!out.ok) {
         errors.push(...out.errors);
+        if (out.name) invalid.add(out.name);
+        else unnamedInvalid = true;
         continue;
       }
       const { name, value } = out.resource;
-      if (accepted.has(name)) {
+      if (accepted.has(name) || invalid.has(name)) {
         errors.push({
           severity: 'error',
           resource: `${out.resource.kind} ${JSON.stringify(name)}`,
           path: '',
           message: 'named twice in one response',
         });
+        // Neither copy is applied: which one the server meant is unknown.
+        accepted.delete(name);
+        raw.delete(name);
+        invalid.add(name);
         continue;
       }
       // Unchanged resources keep their identity, so that a consumer sees what really changed.
@@ -407,14 +424,16 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       accepted.set(name, before && Buffer.compare(before, r.value) === 0 ? s.resources.get(name) : value);
       raw.set(name, r.value);
     }
-    if (errors.length) {
-      const message = errors.map(formatIssue).join('\n');
-      this.request(s, { code: INVALID_ARGUMENT, message });
-      this.emit('nack', { typeUrl: s.typeUrl, version: res.versionInfo, nonce: res.nonce, errors });
-      return;
-    }
+    // The valid resources apply even when others in the response are NACKed (gRFC A46; Envoy
+    // keeps the clusters and listeners of a rejected CDS/LDS update that did apply).
     if (s.wildcard) {
-      s.resources = accepted; // absence from a LDS/CDS response means deletion
+      // Absence from a LDS/CDS response means deletion, except for what could not be read.
+      for (const [name, value] of s.resources) {
+        if (accepted.has(name) || !(unnamedInvalid || invalid.has(name))) continue;
+        accepted.set(name, value);
+        raw.set(name, s.raw.get(name) as Uint8Array);
+      }
+      s.resources = accepted;
       s.raw = raw;
       s.settled = true;
     } else {
@@ -426,13 +445,20 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       }
     }
     for (const [name, h] of s.timers)
-      if (name === WILDCARD || s.resources.has(name)) {
+      if (name === WILDCARD || s.resources.has(name) || invalid.has(name)) {
         this.timers.clearTimeout(h);
         s.timers.delete(name);
       }
-    s.version = res.versionInfo;
-    this.request(s); // the ACK
-    this.emit('ack', { typeUrl: s.typeUrl, version: s.version, nonce: s.nonce });
+    if (errors.length) {
+      // NACK: the version stays the last one applied whole; error_detail lists every problem.
+      const message = errors.map(formatIssue).join('\n');
+      this.request(s, { code: INVALID_ARGUMENT, message });
+      this.emit('nack', { typeUrl: s.typeUrl, version: res.versionInfo, nonce: res.nonce, errors });
+    } else {
+      s.version = res.versionInfo;
+      this.request(s); // the ACK
+      this.emit('ack', { typeUrl: s.typeUrl, version: s.version, nonce: s.nonce });
+    }
     if (warnings.length) this.emit('warning', warnings);
     this.afterChange();
   }
