@@ -1,0 +1,117 @@
+// The contract between two leaf packages that do not import each other: @meshlet/breaker's
+// OutlierDetector ejects and un-ejects through a small target, and @meshlet/lb's setHealth is
+// what that target calls. Real upstreams on loopback, real fetch; only time is simulated, so the
+// 30 s ejection passes without waiting.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OutlierDetector, TimerWheel, type Clock, type HostMonitor, type Scheduler } from '@meshlet/breaker';
+import { createLoadBalancer, type Host } from '@meshlet/lb';
+
+/** A clock and one-shot timers that move only when the test advances them. */
+class ManualTime implements Clock, Scheduler {
+  #now = 0;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+  #nextId = 1;
+  now(): number {
+    return this.#now;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#nextId++;
+    this.#timers.set(id, { at: this.#now + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+  /** Moves the clock forward, firing due timers in deadline order. */
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.#timers)
+        if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
+      if (!next) break;
+      this.#timers.delete(next[0]);
+      this.#now = next[1].at;
+      next[1].fn();
+    }
+    this.#now = end;
+  }
+}
+
+const UPSTREAMS = 10;
+const servers: Server[] = [];
+let failing = '';
+
+beforeAll(async () => {
+  for (let i = 0; i < UPSTREAMS; i++) {
+    const server = createServer((req, res) => {
+      const me = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      res.statusCode = me === failing ? 503 : 200;
+      res.end(me);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    servers.push(server);
+  }
+});
+
+afterAll(() => {
+  for (const server of servers) server.close();
+});
+
+describe('outlier detection feeding the load balancer', () => {
+  it('ejects an upstream after 5 consecutive 5xx, sends it nothing while ejected, and returns it after the ejection time', async () => {
+    const ports = servers.map((s) => (s.address() as AddressInfo).port);
+    const lb = createLoadBalancer(
+      'ROUND_ROBIN',
+      ports.map((port) => ({ address: '127.0.0.1', port })),
+    );
+    const time = new ManualTime();
+    const detector = new OutlierDetector<Host>({
+      wheel: new TimerWheel({ tickMs: 10, clock: time, scheduler: time }),
+      target: {
+        eject: (host) => lb.setHealth(host, 'ejected'),
+        uneject: (host) => lb.setHealth(host, 'healthy'),
+      },
+    });
+    const monitors = new Map<Host, HostMonitor<Host>>();
+    for (const host of lb.hosts) monitors.set(host, detector.addHost(host));
+    failing = `127.0.0.1:${ports[3] as number}`;
+
+    /** Sends `n` requests through the balancer; returns how many each upstream answered. */
+    async function send(n: number): Promise<Map<string, number>> {
+      const seen = new Map<string, number>();
+      for (let i = 0; i < n; i++) {
+        const host = lb.pick();
+        expect(host).not.toBeNull();
+        const h = host as Host;
+        const res = await fetch(`http://${h.address}:${h.port}/`);
+        const who = await res.text();
+        seen.set(who, (seen.get(who) ?? 0) + 1);
+        monitors.get(h)?.reportHttpStatus(res.status);
+      }
+      return seen;
+    }
+
+    // Round robin: the failing upstream gets one request in ten, so 50 requests give it its 5th 503.
+    const before = await send(50);
+    expect(before.get(failing)).toBe(5);
+    expect(lb.get(failing)?.health).toBe('ejected');
+    expect(detector.stats().ejectionsActive).toBe(1);
+
+    const during = await send(90);
+    expect(during.has(failing)).toBe(false);
+    expect([...during.values()]).toEqual(Array.from({ length: 9 }, () => 10));
+
+    // The base ejection time (30 s) passes; the next interval sweep (every 10 s) returns it.
+    failing = '';
+    time.advance(40_000);
+    expect(lb.get(`127.0.0.1:${ports[3] as number}`)?.health).toBe('healthy');
+    const after = await send(20);
+    expect(after.get(`127.0.0.1:${ports[3] as number}`)).toBe(2);
+    detector.close();
+  });
+});
