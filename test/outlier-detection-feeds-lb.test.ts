@@ -1,6 +1,6 @@
 // The contract between two leaf packages that do not import each other: @meshlet/breaker's
-// OutlierDetector ejects and un-ejects through a small target, and @meshlet/lb's setHealth is
-// what that target calls. Real upstreams on loopback, real fetch; only time is simulated, so the
+// OutlierDetector ejects and un-ejects through a small target, and a @meshlet/lb balancer is
+// such a target (its eject/uneject). Real upstreams on loopback, real fetch; only time is simulated, so the
 // 30 s ejection passes without waiting.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -72,10 +72,7 @@ describe('outlier detection feeding the load balancer', () => {
     const time = new ManualTime();
     const detector = new OutlierDetector<Host>({
       wheel: new TimerWheel({ tickMs: 10, clock: time, scheduler: time }),
-      target: {
-        eject: (host) => lb.setHealth(host, 'ejected'),
-        uneject: (host) => lb.setHealth(host, 'healthy'),
-      },
+      target: lb, // lb.eject(host) and lb.uneject(host) are the detector's whole interface
     });
     const monitors = new Map<Host, HostMonitor<Host>>();
     for (const host of lb.hosts) monitors.set(host, detector.addHost(host));

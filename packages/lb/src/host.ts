@@ -20,15 +20,17 @@ export class Host {
   hashKey: string;
   weight: number;
   /**
-   * Effective health: the worse of `declaredHealth` (from `update()`, as EDS says) and
-   * `observedHealth` (from `setHealth()`, as health checks and outlier detection say), as Envoy
-   * combines its health flags.
+   * Effective health: the worst of `declaredHealth` (from `update()`, as EDS says),
+   * `observedHealth` (from `setHealth()`, as active health checks say) and `ejected` (from
+   * `eject()`, as outlier detection says), as Envoy combines its health flags.
    */
   health: HostHealth;
   /** Health given by the host set (`update()` or creation). */
   declaredHealth: HostHealth;
-  /** Health set by `setHealth()` (active health checking, outlier detection). Default healthy. */
+  /** Health set by `setHealth()` (active health checking). Default healthy. */
   observedHealth: HostHealth;
+  /** Set by `eject()`, cleared by `uneject()` (outlier detection), apart from `observedHealth`. */
+  ejected: boolean;
   metadata: Readonly<Record<string, MetadataValue>>;
   locality: Locality | undefined;
   /** Weight of the host's locality (locality-weighted balancing). */
@@ -51,6 +53,7 @@ export class Host {
     this.weight = input.weight ?? 1;
     this.declaredHealth = input.health ?? 'healthy';
     this.observedHealth = 'healthy';
+    this.ejected = false;
     this.health = this.declaredHealth;
     this.metadata = input.metadata ?? EMPTY_METADATA;
     this.locality = input.locality;
@@ -64,8 +67,17 @@ export class Host {
 const RANK: Readonly<Record<HostHealth, number>> = { healthy: 0, degraded: 1, unhealthy: 2, ejected: 2 };
 
 /** The worse of the two healths; on a tie between unhealthy and ejected, the observed one. */
-export function combinedHealth(declared: HostHealth, observed: HostHealth): HostHealth {
+function combinedHealth(declared: HostHealth, observed: HostHealth): HostHealth {
   return RANK[observed] >= RANK[declared] ? observed : declared;
+}
+
+/**
+ * A host's effective health from its three sources, each kept apart so that one source clearing
+ * its verdict (a passing health check, an un-ejection) never clears another's.
+ */
+export function effectiveHealth(declared: HostHealth, observed: HostHealth, ejected: boolean): HostHealth {
+  const health = combinedHealth(declared, observed);
+  return ejected ? combinedHealth(health, 'ejected') : health;
 }
 
 /** Throws a {@link ConfigError} naming the field when `input` is not a valid host. */

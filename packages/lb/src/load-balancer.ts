@@ -1,7 +1,7 @@
 import { ConfigError } from '@meshlet/errors';
 import { EventEmitter } from 'eventemitter3';
 import { HashingBalancer } from './hashing-balancer.js';
-import { combinedHealth, Host, localityKey, sameLocality, sameMetadata, validateHostInput } from './host.js';
+import { effectiveHealth, Host, localityKey, sameLocality, sameMetadata, validateHostInput } from './host.js';
 import type { HostSetBalancer, ResolvedOptions } from './host-set-balancer.js';
 import { SchedulingBalancer } from './scheduling-balancer.js';
 import { SubsetBalancer } from './subset-balancer.js';
@@ -92,9 +92,10 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
 
   /**
    * Sets the observed health of one host (by object or `address:port`), as active health
-   * checking or outlier detection (`ejected`) would. The host's effective `health` is the worse
-   * of this and the health its host set declares, so an ejection survives `update()` calls and
-   * a host the host set calls unhealthy stays so. Returns false when the host is not in the set.
+   * checking would. The host's effective `health` is the worst of this, the health its host set
+   * declares, and an outlier ejection ({@link LoadBalancer.eject}), so an ejection survives
+   * `update()` calls and a passing health check, and a host the host set calls unhealthy stays
+   * so. Returns false when the host is not in the set.
    */
   setHealth(host: Host | string, health: HostHealth): boolean {
     if (!HEALTH.has(health))
@@ -102,13 +103,42 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
     const current = this.byKey.get(typeof host === 'string' ? host : host.key);
     if (!current) return false;
     current.observedHealth = health;
-    const effective = combinedHealth(current.declaredHealth, health);
-    if (current.health === effective) return true;
+    this.refreshHealth(current);
+    return true;
+  }
+
+  /**
+   * Ejects a host (by object or `address:port`), as outlier detection does: it gets no traffic
+   * outside panic until {@link LoadBalancer.uneject}. Kept apart from `setHealth`, so returning
+   * from an ejection never overrides a failing health check. The signature fits
+   * `@meshlet/breaker`'s `OutlierDetector` target: `new OutlierDetector({ target: lb })`.
+   * Returns false when the host is not in the set.
+   */
+  eject(host: Host | string): boolean {
+    return this.setEjected(host, true);
+  }
+
+  /** Ends an ejection (see {@link LoadBalancer.eject}). Returns false when the host is not in the set. */
+  uneject(host: Host | string): boolean {
+    return this.setEjected(host, false);
+  }
+
+  private setEjected(host: Host | string, ejected: boolean): boolean {
+    const current = this.byKey.get(typeof host === 'string' ? host : host.key);
+    if (!current) return false;
+    current.ejected = ejected;
+    this.refreshHealth(current);
+    return true;
+  }
+
+  /** Recomputes one host's effective health and, if it changed, the balancing structures. */
+  private refreshHealth(current: Host): void {
+    const effective = effectiveHealth(current.declaredHealth, current.observedHealth, current.ejected);
+    if (current.health === effective) return;
     if (effective === 'healthy') current.healthySince = this.options.clock();
     current.health = effective;
     this.engine.setHosts(this.list);
     this.emit('update', { added: [], removed: [], changed: [current] });
-    return true;
   }
 
   /** Per-priority state: host counts, load, panic, and the consistent-hash table's size and spread. */
@@ -159,7 +189,7 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
         continue;
       }
       const declared = input.health ?? 'healthy';
-      const health = combinedHealth(declared, existing.observedHealth);
+      const health = effectiveHealth(declared, existing.observedHealth, existing.ejected);
       existing.declaredHealth = declared;
       const hashKey = input.hashKey ?? key;
       const metadata = input.metadata ?? {};

@@ -274,6 +274,27 @@ describe('update(), setHealth() and events', () => {
     for (let i = 0; i < 10; i++) expect(lb.pick()?.key).not.toBe('10.0.0.2:8080');
   });
 
+  it('eject/uneject (outlier detection) and setHealth (health checks) never clear each other', () => {
+    const lb = createLoadBalancer('ROUND_ROBIN', hostsOf(4));
+    const key = '10.0.0.2:8080';
+    expect(lb.eject(key)).toBe(true);
+    expect(lb.get(key)?.health).toBe('ejected');
+    for (let i = 0; i < 20; i++) expect(lb.pick()?.key).not.toBe(key);
+    lb.setHealth(key, 'healthy'); // a passing health check does not end the ejection
+    expect(lb.get(key)?.health).toBe('ejected');
+    lb.update(hostsOf(4)); // nor does an EDS update
+    expect(lb.get(key)?.health).toBe('ejected');
+    lb.setHealth(key, 'unhealthy');
+    lb.uneject(key); // the ejection ends; the failing health check still stands
+    expect(lb.get(key)?.health).toBe('unhealthy');
+    for (let i = 0; i < 20; i++) expect(lb.pick()?.key).not.toBe(key);
+    lb.setHealth(key, 'healthy');
+    expect(lb.get(key)?.health).toBe('healthy');
+    expect(new Set(Array.from({ length: 4 }, () => lb.pick()?.key)).size).toBe(4);
+    expect(lb.eject('10.9.9.9:1')).toBe(false);
+    expect(lb.uneject('10.9.9.9:1')).toBe(false);
+  });
+
   it('rejects bad input with a ConfigError and changes nothing', () => {
     expect(() => createLoadBalancer('WEIGHTED' as LoadBalancerPolicy, [])).toThrow(ConfigError);
     expect(() => createLoadBalancer('ROUND_ROBIN', [], { maglev: { tableSize: 7 } })).toThrow(
