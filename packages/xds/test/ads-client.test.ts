@@ -108,6 +108,19 @@ const base = {
   endpoints: [cla('carts', 9001, 9002), cla('payments', 9101)],
 };
 
+/** A control plane serving `base`, a client on it, and the client's first (complete) snapshot. */
+async function synced(
+  timers = new ManualTimers(),
+): Promise<{ cp: TestControlPlane; ads: AdsClient; first: XdsSnapshot; timers: ManualTimers }> {
+  const cp = await controlPlane();
+  cp.setSnapshot(base);
+  const ads = client(cp.address, timers);
+  const first = next(ads, 'snapshot');
+  ads.start();
+  const [snapshot] = await first;
+  return { cp, ads, first: snapshot, timers };
+}
+
 describe('ADS client against the test control plane', () => {
   it('syncs: CDS → EDS → LDS → RDS on the first stream, node on the first request only, then one complete snapshot', async () => {
     const cp = await controlPlane();
@@ -204,12 +217,7 @@ describe('ADS client against the test control plane', () => {
   });
 
   it('applies updates and removals; unchanged resources keep their identity', async () => {
-    const cp = await controlPlane();
-    cp.setSnapshot(base);
-    const ads = client(cp.address, new ManualTimers());
-    const first = next(ads, 'snapshot');
-    ads.start();
-    const [s1] = await first;
+    const { cp, ads, first: s1 } = await synced();
 
     const update = next(ads, 'snapshot');
     cp.setSnapshot({ ...base, version: '2', endpoints: [cla('carts', 9001, 9003), cla('payments', 9101)] });
@@ -250,12 +258,7 @@ describe('ADS client against the test control plane', () => {
   });
 
   it('NACKs an invalid resource with error_detail and keeps serving the last good config', async () => {
-    const cp = await controlPlane();
-    cp.setSnapshot(base);
-    const ads = client(cp.address, new ManualTimers());
-    const first = next(ads, 'snapshot');
-    ads.start();
-    const [good] = await first;
+    const { cp, ads, first: good } = await synced();
     const snapshots: XdsSnapshot[] = [];
     ads.on('snapshot', (s) => snapshots.push(s));
 
@@ -289,12 +292,7 @@ describe('ADS client against the test control plane', () => {
   });
 
   it('applies the valid resources of a NACKed response; each invalid one keeps its last good version', async () => {
-    const cp = await controlPlane();
-    cp.setSnapshot(base);
-    const ads = client(cp.address, new ManualTimers());
-    const first = next(ads, 'snapshot');
-    ads.start();
-    const [good] = await first;
+    const { cp, ads, first: good } = await synced();
     const carts = good.clusters.get('carts');
 
     // carts turns invalid, payments changes, orders is new: NACKed, but payments and orders apply.
@@ -334,12 +332,7 @@ describe('ADS client against the test control plane', () => {
   });
 
   it('NACKs a response that names one resource twice', async () => {
-    const cp = await controlPlane();
-    cp.setSnapshot(base);
-    const ads = client(cp.address, new ManualTimers());
-    const first = next(ads, 'snapshot');
-    ads.start();
-    await first;
+    const { cp, ads } = await synced();
     const nack = next(ads, 'nack');
     const dup = encodeResource(edsCluster('carts'), TYPE_URLS.cluster);
     cp.setSnapshot({
@@ -353,12 +346,7 @@ describe('ADS client against the test control plane', () => {
   });
 
   it('NACKs hostile bytes (invalid UTF-8, garbage) and keeps the last good config', async () => {
-    const cp = await controlPlane();
-    cp.setSnapshot(base);
-    const ads = client(cp.address, new ManualTimers());
-    const first = next(ads, 'snapshot');
-    ads.start();
-    const [good] = await first;
+    const { cp, ads, first: good } = await synced();
     const bad = Buffer.from(encodeResource(edsCluster('caf\u00e9'), TYPE_URLS.cluster).value);
     bad[bad.indexOf(Buffer.from('caf\u00e9')) + 3] = 0xff;
     const nack = next(ads, 'nack');
@@ -381,13 +369,7 @@ describe('ADS client against the test control plane', () => {
   });
 
   it('reconnects after the server restarts, with backoff, and loses no config meanwhile', async () => {
-    const cp = await controlPlane();
-    cp.setSnapshot(base);
-    const timers = new ManualTimers();
-    const ads = client(cp.address, timers);
-    const first = next(ads, 'snapshot');
-    ads.start();
-    const [before] = await first;
+    const { cp, ads, timers, first: before } = await synced();
     const snapshots: XdsSnapshot[] = [];
     ads.on('snapshot', (s) => snapshots.push(s));
 
@@ -473,12 +455,7 @@ describe('ADS client against the test control plane', () => {
   });
 
   it('keeps a listener at its old version while its new route table warms', async () => {
-    const cp = await controlPlane();
-    cp.setSnapshot(base);
-    const ads = client(cp.address, new ManualTimers());
-    const first = next(ads, 'snapshot');
-    ads.start();
-    const [s1] = await first;
+    const { cp, ads, first: s1 } = await synced();
     const snapshots: XdsSnapshot[] = [];
     ads.on('snapshot', (s) => snapshots.push(s));
     // v2 moves the listener to route table "next", which the server does not have yet.
