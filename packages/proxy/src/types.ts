@@ -6,6 +6,7 @@
 import type { Host, MetadataValue, PickContext } from '@meshlet/lb';
 import type { PriorityResourceLimits } from '@meshlet/breaker';
 import type * as model from '@meshlet/xds';
+import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 
 // ── requests and responses ───────────────────────────────────────────────────────────────────
@@ -301,4 +302,44 @@ export interface ClusterManager {
   ): void;
   /** Closes every pool and stops health checks and DNS refreshes. */
   close(): Promise<void>;
+}
+
+// ── the router filter ────────────────────────────────────────────────────────────────────────
+
+/**
+ * One request as the connection manager hands it to the router filter once the chain's request
+ * hooks have run: the body to send upstream and the response to write downstream. The connection
+ * manager implements it for HTTP/1 and HTTP/2 (and the RPC proxy for its frames).
+ */
+export interface DownstreamStream {
+  readonly ctx: HttpContext;
+  /** The request body: a stream, a buffer (after `readBody`), or `null` when there is none. */
+  readonly body: Readable | Buffer | null;
+  /** HTTP/1.1 `Upgrade` (WebSocket...): the raw client socket and the bytes read past the head. */
+  readonly upgrade: { readonly socket: Duplex; readonly head: Buffer } | null;
+  /**
+   * Begin the response: the response hooks run (they may change the head, or replace it with a
+   * local reply), then the head is sent. `proceed(true)`: send the body with `write`/`end`;
+   * `proceed(false)`: a filter replied instead, drop the upstream response.
+   */
+  respond(head: ResponseHead, proceed: (send: boolean) => void): void;
+  /** A body chunk; `false`: wait for the `onDrain` callback before writing more. */
+  write(chunk: Buffer): boolean;
+  /** Called when the downstream can take more after `write` returned false. */
+  onDrain(callback: () => void): void;
+  /** Ends the response, with trailers on HTTP/2 (gRPC status). */
+  end(trailers?: HeaderMap): void;
+  /** Resets the stream: a failure after the head went out (HTTP/1: the socket is destroyed). */
+  reset(): void;
+  /** Called once if the client goes away before the response ended. */
+  onAbort(callback: () => void): void;
+}
+
+/** The router filter: always last, forwards what the chain let through. */
+export interface RouterFilter {
+  /**
+   * Serve a stream: 404 when no route matched, a redirect or direct response, or the upstream
+   * request (with retries, timeouts, mirrors and upgrades) streamed back through `stream`.
+   */
+  handle(stream: DownstreamStream): void;
 }
