@@ -14,8 +14,8 @@ export class ConfigReader {
 
   /** A ConfigError for `field`. */
   error(field: string, message: string, cause?: unknown): ConfigError {
-    const where = field === '' ? this.filterName : `${this.filterName}: ${field}`;
-    return new ConfigError(`${where} ${message}`, cause === undefined ? undefined : { cause });
+    const text = field === '' ? `${this.filterName}: ${message}` : `${this.filterName}: ${field} ${message}`;
+    return new ConfigError(text, cause === undefined ? undefined : { cause });
   }
 
   /** The config as an object whose `type` is `type`. */
