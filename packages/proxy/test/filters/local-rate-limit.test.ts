@@ -160,7 +160,7 @@ describe('local rate limit filter', () => {
     const first = connection();
     expect(await statuses(s, 2, () => new TestContext({ connection: first }))).toEqual([200, 429]);
     for (let i = 0; i < MAX_CONNECTION_LIMITERS; i++) {
-      s.filter.onRequest?.(new TestContext({ connection: { id: 1e9 + i } }), s.config);
+      void s.filter.onRequest?.(new TestContext({ connection: { id: 1e9 + i } }), s.config);
     }
     expect(s.config.perConnection?.size).toBe(MAX_CONNECTION_LIMITERS);
     // Evicted: a fresh bucket.
