@@ -104,7 +104,7 @@ export async function namedServer(name: string): Promise<TestServer & { status: 
     req.resume();
     res.writeHead(state.status, { 'content-type': 'text/plain' }).end(name);
   });
-  return Object.assign(s, {
+  return withAccessors(s, {
     get status() {
       return state.status;
     },
@@ -182,4 +182,9 @@ export function nextResolution(c: ManagedCluster): Promise<void> {
 export function must<T>(value: T | null | undefined, what = 'value'): T {
   if (value === null || value === undefined) throw new Error(`expected a ${what}`);
   return value;
+}
+
+/** `target` with the getters and setters of `accessors` defined on it (Object.assign would copy values). */
+export function withAccessors<T extends object, A extends object>(target: T, accessors: A): T & A {
+  return Object.defineProperties(target, Object.getOwnPropertyDescriptors(accessors)) as T & A;
 }
