@@ -245,6 +245,11 @@ export interface CompiledRouteAction {
   readonly grpcTimeoutHeaderMaxMs: number | undefined;
   /** Upgrade types enabled on this route (lower-case, e.g. `websocket`), on top of the connection manager's. */
   readonly upgrades: ReadonlyMap<string, boolean>;
+  /**
+   * `auto_host_rewrite`: the router filter sets the upstream request's authority to the chosen
+   * host's hostname (`rewrite` cannot, the host is not picked yet). Absent means false.
+   */
+  readonly autoHostRewrite?: boolean;
 }
 
 /** A matched route, compiled. */
@@ -261,10 +266,18 @@ export interface RouteEntry {
   readonly perFilterConfig: ReadonlyMap<string, model.FilterConfigOverride>;
   /** The CORS policy in effect: the route's, else the virtual host's. */
   readonly cors: model.CorsPolicy | undefined;
-  /** Request header changes (route, then virtual host, then route configuration, as Envoy orders them). */
-  applyRequestHeaders(request: RequestHead, choice: ClusterChoice | null): void;
-  /** Response header changes, same order. */
-  applyResponseHeaders(response: ResponseHead, choice: ClusterChoice | null): void;
+  /**
+   * Request header changes (route, then virtual host, then route configuration, as Envoy orders
+   * them). `connection` feeds `%DOWNSTREAM_...%` values; without it they format as empty.
+   */
+  applyRequestHeaders(request: RequestHead, choice: ClusterChoice | null, connection?: ConnectionInfo): void;
+  /** Response header changes, same order; `request` feeds `%REQ(...)%` values, `connection` `%DOWNSTREAM_...%`. */
+  applyResponseHeaders(
+    response: ResponseHead,
+    choice: ClusterChoice | null,
+    request?: RequestHead,
+    connection?: ConnectionInfo,
+  ): void;
 }
 
 // ── clusters ─────────────────────────────────────────────────────────────────────────────────
