@@ -223,7 +223,6 @@ function makeInfo(): StreamInfo {
 
 function makeContext(
   req: IncomingMessage,
-  entry: RouteEntry | null,
   write: (status: number, body: string | Buffer | undefined, headers: HeaderMap | undefined) => void,
 ): HttpContext {
   const headers: HeaderMap = {};
@@ -257,7 +256,7 @@ function makeContext(
     protocol: 'HTTP/1.1',
     requestId: 'id',
     isGrpc: (req.headers['content-type'] ?? '').startsWith('application/grpc'),
-    route: entry,
+    route: null,
     clearRouteCache: () => undefined,
     state: new Map(),
     info: makeInfo(),
@@ -355,22 +354,24 @@ export class TestListener {
   readonly served: Served[] = [];
   port = 0;
 
-  constructor(filter: () => RouterFilter, routeFor: (req: IncomingMessage) => RouteEntry | null) {
+  constructor(filter: () => RouterFilter, routeFor: (ctx: HttpContext) => RouteEntry | null) {
     this.server = createServer((req, res) => {
-      const ctx = makeContext(req, routeFor(req), (status, body, headers) => {
+      const ctx = makeContext(req, (status, body, headers) => {
         res.writeHead(status, headers as Record<string, string> | undefined);
         res.end(body);
       });
+      (ctx as { route: RouteEntry | null }).route = routeFor(ctx);
       const stream = new ResponseStream(ctx, req, res, null);
       this.served.push({ ctx, stream });
       filter().handle(stream);
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const ctx = makeContext(req, routeFor(req), (status, body) => {
+      const ctx = makeContext(req, (status, body) => {
         socket.end(
           `HTTP/1.1 ${status} X\r\ncontent-length: ${body?.length ?? 0}\r\nconnection: close\r\n\r\n${body?.toString() ?? ''}`,
         );
       });
+      (ctx as { route: RouteEntry | null }).route = routeFor(ctx);
       const stream = new ResponseStream(ctx, req, null, { socket, head });
       this.served.push({ ctx, stream });
       filter().handle(stream);
