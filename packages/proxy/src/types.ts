@@ -62,7 +62,8 @@ export interface ConnectionInfo {
  * connection termination, `UR` upstream reset, `LR` local reset, `DC` downstream connection
  * termination, `RL` rate limited, `DI` delay injected, `FI` fault injected, `UAEX`
  * unauthorized (RBAC), `DPE` downstream protocol error, `UPE` upstream protocol error, `SI`
- * stream idle timeout, `UMSDR` upstream max stream duration reached.
+ * stream idle timeout, `UMSDR` upstream max stream duration reached, `NC` no cluster found (the
+ * route names a cluster that does not exist).
  */
 export type ResponseFlag =
   | 'UH'
@@ -82,7 +83,8 @@ export type ResponseFlag =
   | 'DPE'
   | 'UPE'
   | 'SI'
-  | 'UMSDR';
+  | 'UMSDR'
+  | 'NC';
 
 /** What happened to a stream, filled in as it goes: the source of access logs and stats. */
 export interface StreamInfo {
