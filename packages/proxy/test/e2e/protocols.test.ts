@@ -298,7 +298,8 @@ describe('gRPC', () => {
     });
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => {
-        error ? reject(error) : resolve(p);
+        if (error) reject(error);
+        else resolve(p);
       });
     });
     cleanups.push(() => {
@@ -346,7 +347,8 @@ describe('gRPC', () => {
     let trailer: grpc.MetadataValue[] = [];
     const reply = await new Promise<Buffer | undefined>((resolve, reject) => {
       const call = echo(Buffer.from('hi'), (error, r) => {
-        error ? reject(error) : resolve(r);
+        if (error) reject(error);
+        else resolve(r);
       });
       call.on('status', (s: grpc.StatusObject) => (trailer = s.metadata.get('x-trailer')));
     });
