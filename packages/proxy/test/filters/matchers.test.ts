@@ -166,7 +166,7 @@ describe('builtinHttpFilters', () => {
   it('hooks work called detached (no `this`), as a chain may hold them', async () => {
     /* eslint-disable @typescript-eslint/unbound-method -- detached calls are what this test checks */
     for (const f of builtinHttpFilters) {
-      const config = Reflect.apply(f.configure, undefined, [configs[f.name], new TestEnv(f.name)]) as unknown;
+      const config: unknown = Reflect.apply(f.configure, undefined, [configs[f.name], new TestEnv(f.name)]);
       const ctx = new TestContext({ headers: { origin: 'https://a.b' } });
       for (const hook of [f.onRequest, f.onResponse, f.onComplete]) {
         if (hook !== undefined) await Reflect.apply(hook, undefined, [ctx, config]);
