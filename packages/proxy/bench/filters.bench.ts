@@ -183,10 +183,10 @@ const cors: model.CorsPolicy = {
 const cases: Case[] = [
   {
     name: 'fault: abort 0.1 % gated by a header matcher, not injected',
-    filter: faultFilter as HttpFilter,
+    filter: faultFilter,
     config: {
       type: 'fault',
-      abort: { httpStatus: 503, headerAbort: false, percentage: { numerator: 1, denominator: 1000 * 1000 } },
+      abort: { httpStatus: 503, headerAbort: false, percentage: { numerator: 1000, denominator: 1_000_000 } },
       headers: [
         {
           name: 'user-agent',
@@ -203,7 +203,7 @@ const cases: Case[] = [
   },
   {
     name: 'local_rate_limit: shared bucket, allowed',
-    filter: localRateLimitFilter as HttpFilter,
+    filter: localRateLimitFilter,
     config: {
       type: 'local_rate_limit',
       statPrefix: 'b',
@@ -220,7 +220,7 @@ const cases: Case[] = [
   },
   {
     name: 'local_rate_limit: per connection, x-ratelimit headers',
-    filter: localRateLimitFilter as HttpFilter,
+    filter: localRateLimitFilter,
     config: {
       type: 'local_rate_limit',
       statPrefix: 'b',
@@ -238,21 +238,21 @@ const cases: Case[] = [
   },
   ...(smoke ? [1, 10] : [1, 10, 100]).map((n): Case => ({
     name: `rbac: ALLOW, ${n} ${n === 1 ? 'policy' : 'policies'}, the last matches`,
-    filter: rbacFilter as HttpFilter,
+    filter: rbacFilter,
     config: rbacPolicies(n),
     ctx: ctx(),
     response: false,
   })),
   {
     name: 'rbac: ALLOW, 100 policies, none matches (403)',
-    filter: rbacFilter as HttpFilter,
+    filter: rbacFilter,
     config: rbacPolicies(100),
     ctx: ctx('/other', '172.16.0.1'),
     response: false,
   },
   {
     name: 'header_mutation: 2 request, 2 response mutations',
-    filter: headerMutationFilter as HttpFilter,
+    filter: headerMutationFilter,
     config: {
       type: 'header_mutation',
       requestMutations: [
@@ -281,7 +281,7 @@ const cases: Case[] = [
   },
   {
     name: 'cors: simple request from an allowed origin',
-    filter: corsFilter as HttpFilter,
+    filter: corsFilter,
     config: { type: 'cors' } satisfies model.CorsConfig,
     ctx: ctx('/api', '192.168.1.20', routeWithCors(cors)),
     response: true,
