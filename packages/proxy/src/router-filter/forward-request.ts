@@ -612,6 +612,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     if (!this.filter.suppressEnvoyHeaders) {
       headers['x-envoy-upstream-service-time'] = String(Math.round(this.filter.now() - attempt.startTime));
     }
+    if (this.ctx.isGrpc && headers['grpc-status'] !== undefined) this.#splitTrailersOnly(headers);
     const head = new UpstreamHead(status, headers);
     (this.route as RouteEntry).applyResponseHeaders(head, this.choice, this.request, this.connection);
     this.ctx.info.responseCodeDetails = 'via_upstream';
@@ -680,11 +681,33 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     if (this.phase === Phase.streaming && controller?.paused === true) controller.resume();
   }
 
+  /**
+   * A gRPC "trailers-only" response carries its status in the one header block. undici cannot
+   * tell that the head also ended the stream, and a downstream that sends head and end apart
+   * would leave the client without a status: move the status into trailers (valid gRPC either way).
+   */
+  #splitTrailersOnly(headers: HeaderMap): void {
+    const trailers: HeaderMap = {};
+    for (const name of GRPC_STATUS_HEADERS) {
+      const value = headers[name];
+      if (value === undefined) continue;
+      trailers[name] = value;
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a header map is a dictionary
+      delete headers[name];
+    }
+    this.trailers = trailers;
+  }
+
   /** @internal */
   onAttemptEnd(attempt: Attempt, trailers: HeaderMap): void {
     if (attempt !== this.attempt) return;
     attempt.finish(this.limits);
-    this.trailers = hasKeys(trailers) ? trailers : null;
+    const split = this.trailers;
+    if (split !== null) {
+      for (const name in trailers) split[name] = trailers[name];
+    } else {
+      this.trailers = hasKeys(trailers) ? trailers : null;
+    }
     this.ended = true;
     if (this.phase === Phase.streaming) this.#end();
   }
@@ -958,6 +981,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
 }
 
 const NO_HOSTS: readonly Host[] = [];
+const GRPC_STATUS_HEADERS = ['grpc-status', 'grpc-message', 'grpc-status-details-bin'] as const;
 const NO_HEADERS: HeaderMap = {};
 // A stand-in before `start()` sets the cluster's limits: never acquired from.
 const PLACEHOLDER_LIMITS = undefined as unknown as PriorityResourceLimits;
