@@ -65,8 +65,7 @@ export class Redirect {
       if (p >= 0) host = host.slice(0, p);
     }
     this.host = host;
-    // A port that is the default of the final scheme says nothing: leave it out of the URL.
-    this.port = scheme !== undefined && DEFAULT_PORT[scheme] === port ? '' : port;
+    this.port = port;
     this.path = config.pathRedirect;
     this.pathHasQuery = config.pathRedirect?.includes('?') ?? false;
     this.prefixRewrite = config.prefixRewrite;
