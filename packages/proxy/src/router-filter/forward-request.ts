@@ -19,7 +19,7 @@ import type {
   UpstreamOutcome,
   UpstreamProtocol,
 } from '../types.js';
-import { parseGrpcTimeout, serializeHead, stripHopByHop, upstreamHeaders } from './headers.js';
+import { parseGrpcTimeout, stripHopByHop, upstreamHeaders } from './headers.js';
 import type { RequestBodyOwner } from './request-body.js';
 import { AttemptBody, RequestBody } from './request-body.js';
 import { RequestTimer, TimerKind } from './timers.js';
@@ -265,6 +265,8 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
   /** Mirrors drawn for this request, sent once the body is complete. */
   mirrors: string[] | null = null;
   upgradeType: string | null = null;
+  /** The upstream socket of a 101, while the response hooks run. */
+  upgradedSocket: Duplex | null = null;
   tunnel: Tunnel | null = null;
   // The response while the response hooks run: chunks that arrived meanwhile, and its end.
   queued: Buffer[] | null = null;
@@ -624,6 +626,17 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
   #proceed(send: boolean): void {
     if (this.phase !== Phase.responding) return;
     const attempt = this.attempt;
+    const upgraded = this.upgradedSocket;
+    if (upgraded !== null) {
+      this.upgradedSocket = null;
+      if (send) {
+        this.#openTunnel(upgraded);
+      } else {
+        upgraded.destroy();
+        this.#complete();
+      }
+      return;
+    }
     if (!send) {
       // A response hook replied instead: drop the upstream response.
       if (attempt !== null) attempt.cancel(this.limits, ABORT_CANCELLED);
@@ -664,7 +677,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
   }
 
   #write(chunk: Buffer): boolean {
-    this.ctx.info.bytesSent += chunk.length;
+    // `bytesSent` is the connection manager's to count, as it writes.
     return this.stream.write(chunk);
   }
 
@@ -778,12 +791,19 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     const head = new UpstreamHead(status, headers);
     (this.route as RouteEntry).applyResponseHeaders(head, this.choice, this.request, this.connection);
     this.ctx.info.responseCodeDetails = 'via_upstream';
-    this.phase = Phase.tunnel;
     // undici is done with this request: nothing to abort later, only to release.
     attempt.controller = null;
-    this.filter.stats.upgrades++;
     // The request's resources stay held (it is an active stream) until the tunnel closes.
-    upgrade.socket.write(serializeHead(head.status, 'Switching Protocols', head.headers));
+    this.upgradedSocket = socket;
+    this.phase = Phase.responding;
+    // The connection manager writes the raw 101 head (after the response hooks), then the tunnel opens.
+    this.stream.respond(head, (this.#proceedFn ??= this.#proceed.bind(this)));
+  }
+
+  #openTunnel(socket: Duplex): void {
+    const upgrade = this.stream.upgrade as { readonly socket: Duplex; readonly head: Buffer };
+    this.phase = Phase.tunnel;
+    this.filter.stats.upgrades++;
     this.tunnel = new Tunnel(upgrade.socket, socket, this);
     this.tunnel.open(upgrade.head);
   }
@@ -929,6 +949,10 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     this.filter.stats.downstreamAborts++;
     this.ctx.info.responseFlags.add('DC');
     this.#abortAttempt(ABORT_DOWNSTREAM);
+    if (this.upgradedSocket !== null) {
+      this.upgradedSocket.destroy();
+      this.upgradedSocket = null;
+    }
     if (this.tunnel !== null) this.tunnel.close();
     this.#complete();
   }
@@ -974,6 +998,10 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     this.attempt = null;
     // Whatever path ended the request, no upstream request outlives it.
     if (attempt !== null) attempt.cancel(this.limits, ABORT_CANCELLED);
+    if (this.upgradedSocket !== null) {
+      this.upgradedSocket.destroy();
+      this.upgradedSocket = null;
+    }
     const body = this.body;
     if (body instanceof RequestBody) body.close();
     this.queued = null;

@@ -301,11 +301,16 @@ class ResponseStream implements DownstreamStream {
     (this.ctx as { response: ResponseHead | null }).response = head;
     const res = this.#res;
     if (res === null) {
-      // An upgrade request answered without 101: write the response on the raw socket.
+      // An upgrade request: the head goes raw on the socket (101 or a refusal), as core's does.
       const upgrade = this.upgrade as { socket: Duplex };
-      let text = `HTTP/1.1 ${head.status} X\r\nconnection: close\r\n`;
-      for (const [name, value] of Object.entries(head.headers))
-        if (value !== undefined && name !== 'content-length') text += `${name}: ${String(value)}\r\n`;
+      let text = `HTTP/1.1 ${head.status} ${head.status === 101 ? 'Switching Protocols' : 'X'}\r\n`;
+      for (const [name, value] of Object.entries(head.headers)) {
+        if (value === undefined || HOP_BY_HOP.has(name) || name === 'content-length') continue;
+        for (const one of typeof value === 'string' ? [value] : value) text += `${name}: ${one}\r\n`;
+      }
+      if (head.status === 101)
+        text += `connection: upgrade\r\nupgrade: ${String(this.ctx.request.headers.upgrade)}\r\n`;
+      else text += 'connection: close\r\n';
       upgrade.socket.write(text + '\r\n');
       proceed(true);
       return;
@@ -315,6 +320,7 @@ class ResponseStream implements DownstreamStream {
   }
 
   write(chunk: Buffer): boolean {
+    this.ctx.info.bytesSent += chunk.length;
     if (this.#res === null) return (this.upgrade as { socket: Duplex }).socket.write(chunk);
     return this.#res.write(chunk);
   }
@@ -418,6 +424,7 @@ class H2Stream implements DownstreamStream {
   }
 
   write(chunk: Buffer): boolean {
+    this.ctx.info.bytesSent += chunk.length;
     return this.#res.write(chunk);
   }
 
