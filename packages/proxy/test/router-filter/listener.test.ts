@@ -15,7 +15,9 @@ import type { DefaultClusterManager } from '../../src/cluster/index.js';
 import { compileRouteTable } from '../../src/router/index.js';
 import { createRouterFilter } from '../../src/router-filter/index.js';
 import type { ForwardingRouterFilter } from '../../src/router-filter/index.js';
-import { match, route, routeAction, routeConfig, virtualHost } from '../e2e/helpers.js';
+import { defineHttpFilter } from '../../src/index.js';
+import type { HttpFilter } from '../../src/types.js';
+import { customFilter, match, route, routeAction, routeConfig, virtualHost } from '../e2e/helpers.js';
 import { startHarness } from '../http/harness.js';
 import type { Harness } from '../http/harness.js';
 import { ManualTime, until, upstream } from './harness.js';
@@ -55,7 +57,11 @@ interface Proxy {
 async function proxy(
   clusters: model.Cluster[],
   action: model.RouteAction,
-  options: { time?: ManualTime; hcm?: Parameters<typeof startHarness>[0]['hcm'] } = {},
+  options: {
+    time?: ManualTime;
+    hcm?: Parameters<typeof startHarness>[0]['hcm'];
+    filters?: HttpFilter[];
+  } = {},
 ): Promise<Proxy> {
   const manager = createClusterManager({ random: () => 0 });
   manager.update(new Map(clusters.map((c) => [c.name, c])), new Map());
@@ -72,6 +78,7 @@ async function proxy(
     router: filter,
     routeTable,
     ...(options.hcm ? { hcm: options.hcm } : {}),
+    ...(options.filters ? { filters: options.filters } : {}),
   });
   cleanups.push(async () => {
     await harness.close();
@@ -313,5 +320,56 @@ describe('router filter behind the real listener', () => {
     const denied = await call('fail');
     expect(denied.error?.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(denied.error?.details).toBe('nope');
+  });
+
+  it('a response hook that replies drops the upstream response and aborts it', async () => {
+    const replace = defineHttpFilter<null>({
+      name: 'acme.replace',
+      configure: () => null,
+      onResponse(ctx) {
+        if (ctx.response?.status === 500) ctx.reply(502, 'replaced');
+      },
+    });
+    const held: IncomingMessage[] = [];
+    const endless = await up((req, res) => {
+      held.push(req);
+      res.writeHead(500);
+      res.write('partial');
+    });
+    const { url, clusters } = await proxy([cluster('backend', [endless.port])], routeAction('backend'), {
+      filters: [replace],
+      hcm: { httpFilters: [customFilter('replace', 'acme.replace')] },
+    });
+    const res = await request(url);
+    expect(res.statusCode).toBe(502);
+    expect(await res.body.text()).toBe('replaced');
+    await until(() => held[0]?.socket.destroyed === true);
+    expect(clusters.get('backend')?.limits('default').requests.count).toBe(0);
+  });
+
+  it('a gRPC request that cannot reach its upstream gets a gRPC status', async () => {
+    const dead = await up(() => undefined);
+    const port = dead.port;
+    await dead.close();
+    const h2 = cluster('backend', [port], {
+      typed_extension_protocol_options: {
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+          '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+          explicit_http_config: { http2_protocol_options: {} },
+        },
+      },
+    });
+    const { harness } = await proxy([h2], routeAction('backend'));
+    const client = new grpc.Client(`127.0.0.1:${harness.port}`, grpc.credentials.createInsecure());
+    cleanups.push(() => {
+      client.close();
+    });
+    const identity = (b: Buffer): Buffer => b;
+    const error = await new Promise<grpc.ServiceError | null>((resolve) => {
+      client.makeUnaryRequest('/test.Echo/Unary', identity, identity, Buffer.from('x'), (e) => {
+        resolve(e);
+      });
+    });
+    expect(error?.code).toBe(grpc.status.UNAVAILABLE);
   });
 });
