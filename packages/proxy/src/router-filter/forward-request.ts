@@ -39,6 +39,14 @@ const OUTCOME_CONNECT_FAILED: UpstreamOutcome = { kind: 'connect-failed' };
 const OUTCOME_TIMEOUT: UpstreamOutcome = { kind: 'timeout' };
 const OUTCOME_RESET: UpstreamOutcome = { kind: 'reset' };
 
+/** Response outcomes by status, made once: reporting allocates nothing per request. */
+const RESPONSE_OUTCOMES: UpstreamOutcome[] = [];
+for (let status = 100; status < 600; status++) RESPONSE_OUTCOMES[status] = { kind: 'response', status };
+/** The outcome of a response with this status. */
+export function responseOutcome(status: number): UpstreamOutcome {
+  return RESPONSE_OUTCOMES[status] ?? { kind: 'response', status };
+}
+
 /** Error codes undici and Node give when no connection could be made. */
 const CONNECT_ERRORS = new Set([
   'ECONNREFUSED',
@@ -585,7 +593,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
       return;
     }
     const cluster = this.cluster as UpstreamCluster;
-    cluster.report(attempt.host, { kind: 'response', status });
+    cluster.report(attempt.host, responseOutcome(status));
     attempt.lastActivity = this.filter.now();
     const policy = this.policy;
     if (policy !== undefined && status !== 101 && policy.retriableResponse(status, headers)) {
@@ -779,7 +787,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
       attempt.cancel(this.limits, ABORT_CANCELLED);
       return;
     }
-    (this.cluster as UpstreamCluster).report(attempt.host, { kind: 'response', status });
+    (this.cluster as UpstreamCluster).report(attempt.host, responseOutcome(status));
     this.#cancelAttemptTimers();
     const wheel = this.filter.wheel;
     // A tunnel has no route timeout: it lives as long as both ends want.
