@@ -19,7 +19,7 @@ import type {
   UpstreamOutcome,
   UpstreamProtocol,
 } from '../types.js';
-import { parseGrpcTimeout, serializeHead, stripHopByHop, upstreamHeaders } from './headers.js';
+import { parseGrpcTimeout, stripHopByHop, upstreamHeaders } from './headers.js';
 import type { RequestBodyOwner } from './request-body.js';
 import { AttemptBody, RequestBody } from './request-body.js';
 import { RequestTimer, TimerKind } from './timers.js';
@@ -38,6 +38,14 @@ type Failure = 'connect-failure' | 'reset' | 'refused-stream';
 const OUTCOME_CONNECT_FAILED: UpstreamOutcome = { kind: 'connect-failed' };
 const OUTCOME_TIMEOUT: UpstreamOutcome = { kind: 'timeout' };
 const OUTCOME_RESET: UpstreamOutcome = { kind: 'reset' };
+
+/** Response outcomes by status, made once: reporting allocates nothing per request. */
+const RESPONSE_OUTCOMES: UpstreamOutcome[] = [];
+for (let status = 100; status < 600; status++) RESPONSE_OUTCOMES[status] = { kind: 'response', status };
+/** The outcome of a response with this status. */
+export function responseOutcome(status: number): UpstreamOutcome {
+  return RESPONSE_OUTCOMES[status] ?? { kind: 'response', status };
+}
 
 /** Error codes undici and Node give when no connection could be made. */
 const CONNECT_ERRORS = new Set([
@@ -265,6 +273,8 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
   /** Mirrors drawn for this request, sent once the body is complete. */
   mirrors: string[] | null = null;
   upgradeType: string | null = null;
+  /** The upstream socket of a 101, while the response hooks run. */
+  upgradedSocket: Duplex | null = null;
   tunnel: Tunnel | null = null;
   // The response while the response hooks run: chunks that arrived meanwhile, and its end.
   queued: Buffer[] | null = null;
@@ -583,7 +593,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
       return;
     }
     const cluster = this.cluster as UpstreamCluster;
-    cluster.report(attempt.host, { kind: 'response', status });
+    cluster.report(attempt.host, responseOutcome(status));
     attempt.lastActivity = this.filter.now();
     const policy = this.policy;
     if (policy !== undefined && status !== 101 && policy.retriableResponse(status, headers)) {
@@ -612,6 +622,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     if (!this.filter.suppressEnvoyHeaders) {
       headers['x-envoy-upstream-service-time'] = String(Math.round(this.filter.now() - attempt.startTime));
     }
+    if (this.ctx.isGrpc && headers['grpc-status'] !== undefined) this.#splitTrailersOnly(headers);
     const head = new UpstreamHead(status, headers);
     (this.route as RouteEntry).applyResponseHeaders(head, this.choice, this.request, this.connection);
     this.ctx.info.responseCodeDetails = 'via_upstream';
@@ -623,6 +634,17 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
   #proceed(send: boolean): void {
     if (this.phase !== Phase.responding) return;
     const attempt = this.attempt;
+    const upgraded = this.upgradedSocket;
+    if (upgraded !== null) {
+      this.upgradedSocket = null;
+      if (send) {
+        this.#openTunnel(upgraded);
+      } else {
+        upgraded.destroy();
+        this.#complete();
+      }
+      return;
+    }
     if (!send) {
       // A response hook replied instead: drop the upstream response.
       if (attempt !== null) attempt.cancel(this.limits, ABORT_CANCELLED);
@@ -663,7 +685,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
   }
 
   #write(chunk: Buffer): boolean {
-    this.ctx.info.bytesSent += chunk.length;
+    // `bytesSent` is the connection manager's to count, as it writes.
     return this.stream.write(chunk);
   }
 
@@ -680,11 +702,33 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     if (this.phase === Phase.streaming && controller?.paused === true) controller.resume();
   }
 
+  /**
+   * A gRPC "trailers-only" response carries its status in the one header block. undici cannot
+   * tell that the head also ended the stream, and a downstream that sends head and end apart
+   * would leave the client without a status: move the status into trailers (valid gRPC either way).
+   */
+  #splitTrailersOnly(headers: HeaderMap): void {
+    const trailers: HeaderMap = {};
+    for (const name of GRPC_STATUS_HEADERS) {
+      const value = headers[name];
+      if (value === undefined) continue;
+      trailers[name] = value;
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a header map is a dictionary
+      delete headers[name];
+    }
+    this.trailers = trailers;
+  }
+
   /** @internal */
   onAttemptEnd(attempt: Attempt, trailers: HeaderMap): void {
     if (attempt !== this.attempt) return;
     attempt.finish(this.limits);
-    this.trailers = hasKeys(trailers) ? trailers : null;
+    const split = this.trailers;
+    if (split !== null) {
+      for (const name in trailers) split[name] = trailers[name];
+    } else {
+      this.trailers = hasKeys(trailers) ? trailers : null;
+    }
     this.ended = true;
     if (this.phase === Phase.streaming) this.#end();
   }
@@ -743,7 +787,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
       attempt.cancel(this.limits, ABORT_CANCELLED);
       return;
     }
-    (this.cluster as UpstreamCluster).report(attempt.host, { kind: 'response', status });
+    (this.cluster as UpstreamCluster).report(attempt.host, responseOutcome(status));
     this.#cancelAttemptTimers();
     const wheel = this.filter.wheel;
     // A tunnel has no route timeout: it lives as long as both ends want.
@@ -755,12 +799,19 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     const head = new UpstreamHead(status, headers);
     (this.route as RouteEntry).applyResponseHeaders(head, this.choice, this.request, this.connection);
     this.ctx.info.responseCodeDetails = 'via_upstream';
-    this.phase = Phase.tunnel;
     // undici is done with this request: nothing to abort later, only to release.
     attempt.controller = null;
-    this.filter.stats.upgrades++;
     // The request's resources stay held (it is an active stream) until the tunnel closes.
-    upgrade.socket.write(serializeHead(head.status, 'Switching Protocols', head.headers));
+    this.upgradedSocket = socket;
+    this.phase = Phase.responding;
+    // The connection manager writes the raw 101 head (after the response hooks), then the tunnel opens.
+    this.stream.respond(head, (this.#proceedFn ??= this.#proceed.bind(this)));
+  }
+
+  #openTunnel(socket: Duplex): void {
+    const upgrade = this.stream.upgrade as { readonly socket: Duplex; readonly head: Buffer };
+    this.phase = Phase.tunnel;
+    this.filter.stats.upgrades++;
     this.tunnel = new Tunnel(upgrade.socket, socket, this);
     this.tunnel.open(upgrade.head);
   }
@@ -906,6 +957,10 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     this.filter.stats.downstreamAborts++;
     this.ctx.info.responseFlags.add('DC');
     this.#abortAttempt(ABORT_DOWNSTREAM);
+    if (this.upgradedSocket !== null) {
+      this.upgradedSocket.destroy();
+      this.upgradedSocket = null;
+    }
     if (this.tunnel !== null) this.tunnel.close();
     this.#complete();
   }
@@ -951,6 +1006,10 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     this.attempt = null;
     // Whatever path ended the request, no upstream request outlives it.
     if (attempt !== null) attempt.cancel(this.limits, ABORT_CANCELLED);
+    if (this.upgradedSocket !== null) {
+      this.upgradedSocket.destroy();
+      this.upgradedSocket = null;
+    }
     const body = this.body;
     if (body instanceof RequestBody) body.close();
     this.queued = null;
@@ -958,6 +1017,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
 }
 
 const NO_HOSTS: readonly Host[] = [];
+const GRPC_STATUS_HEADERS = ['grpc-status', 'grpc-message', 'grpc-status-details-bin'] as const;
 const NO_HEADERS: HeaderMap = {};
 // A stand-in before `start()` sets the cluster's limits: never acquired from.
 const PLACEHOLDER_LIMITS = undefined as unknown as PriorityResourceLimits;

@@ -77,15 +77,3 @@ export function parseGrpcTimeout(value: string | string[] | undefined): number |
   if (match === null) return undefined;
   return Math.ceil(Number(match[1]) * (UNIT_MS[match[2] as string] as number));
 }
-
-/** Serializes an HTTP/1.1 response head (a `101 Switching Protocols` written on the raw socket). */
-export function serializeHead(status: number, statusText: string, headers: HeaderMap): string {
-  let head = `HTTP/1.1 ${status} ${statusText}\r\n`;
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (typeof value === 'string') head += `${name}: ${value}\r\n`;
-    else for (const one of value) head += `${name}: ${one}\r\n`;
-  }
-  return head + '\r\n';
-}

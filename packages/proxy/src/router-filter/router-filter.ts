@@ -5,7 +5,7 @@ import type { Host } from '@meshlet/lb';
 import type { RouterConfig } from '@meshlet/xds';
 import type { Dispatcher } from 'undici';
 import type { ClusterManager, DownstreamStream, HeaderMap, RouterFilter, UpstreamCluster } from '../types.js';
-import { ForwardRequest } from './forward-request.js';
+import { ForwardRequest, responseOutcome } from './forward-request.js';
 import { upstreamHeaders } from './headers.js';
 
 /** Options of {@link createRouterFilter}. */
@@ -214,7 +214,7 @@ class ShadowHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
-    this.#cluster.report(this.#host, { kind: 'response', status: statusCode });
+    this.#cluster.report(this.#host, responseOutcome(statusCode));
   }
 
   onResponseData(): void {

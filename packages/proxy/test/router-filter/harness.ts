@@ -8,6 +8,8 @@ import { createLoadBalancer } from '@meshlet/lb';
 import type { Host, LoadBalancer, PickContext } from '@meshlet/lb';
 import type * as model from '@meshlet/xds';
 import { createServer } from 'node:http';
+import { createServer as createH2cServer } from 'node:http2';
+import type { Http2Server, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
@@ -299,11 +301,16 @@ class ResponseStream implements DownstreamStream {
     (this.ctx as { response: ResponseHead | null }).response = head;
     const res = this.#res;
     if (res === null) {
-      // An upgrade request answered without 101: write the response on the raw socket.
+      // An upgrade request: the head goes raw on the socket (101 or a refusal), as core's does.
       const upgrade = this.upgrade as { socket: Duplex };
-      let text = `HTTP/1.1 ${head.status} X\r\nconnection: close\r\n`;
-      for (const [name, value] of Object.entries(head.headers))
-        if (value !== undefined && name !== 'content-length') text += `${name}: ${String(value)}\r\n`;
+      let text = `HTTP/1.1 ${head.status} ${head.status === 101 ? 'Switching Protocols' : 'X'}\r\n`;
+      for (const [name, value] of Object.entries(head.headers)) {
+        if (value === undefined || HOP_BY_HOP.has(name) || name === 'content-length') continue;
+        for (const one of typeof value === 'string' ? [value] : value) text += `${name}: ${one}\r\n`;
+      }
+      if (head.status === 101)
+        text += `connection: upgrade\r\nupgrade: ${String(this.ctx.request.headers.upgrade)}\r\n`;
+      else text += 'connection: close\r\n';
       upgrade.socket.write(text + '\r\n');
       proceed(true);
       return;
@@ -313,6 +320,7 @@ class ResponseStream implements DownstreamStream {
   }
 
   write(chunk: Buffer): boolean {
+    this.ctx.info.bytesSent += chunk.length;
     if (this.#res === null) return (this.upgrade as { socket: Duplex }).socket.write(chunk);
     return this.#res.write(chunk);
   }
@@ -386,6 +394,102 @@ export class TestListener {
 
   async close(): Promise<void> {
     this.server.closeAllConnections();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
+  }
+}
+
+// ── an HTTP/2 cleartext listener (gRPC) ──────────────────────────────────────────────────────
+
+class H2Stream implements DownstreamStream {
+  readonly ctx: HttpContext;
+  readonly body: Readable;
+  readonly upgrade = null;
+  readonly #res: Http2ServerResponse;
+  #ended = false;
+
+  constructor(ctx: HttpContext, req: Http2ServerRequest, res: Http2ServerResponse) {
+    this.ctx = ctx;
+    this.body = req;
+    this.#res = res;
+  }
+
+  respond(head: ResponseHead, proceed: (send: boolean) => void): void {
+    (this.ctx as { response: ResponseHead | null }).response = head;
+    this.#res.writeHead(head.status, head.headers as Record<string, string | string[]>);
+    proceed(true);
+  }
+
+  write(chunk: Buffer): boolean {
+    this.ctx.info.bytesSent += chunk.length;
+    return this.#res.write(chunk);
+  }
+
+  onDrain(callback: () => void): void {
+    this.#res.once('drain', callback);
+  }
+
+  end(trailers?: HeaderMap): void {
+    this.#ended = true;
+    if (trailers) this.#res.addTrailers(trailers);
+    this.#res.end();
+  }
+
+  reset(): void {
+    this.#ended = true;
+    this.#res.stream.close(2);
+  }
+
+  onAbort(callback: () => void): void {
+    this.#res.on('close', () => {
+      if (this.#ended) return;
+      (this.ctx as { aborted: boolean }).aborted = true;
+      callback();
+    });
+  }
+}
+
+/** An h2c (prior knowledge) server handing every stream to the router filter. */
+export class TestH2Listener {
+  readonly server: Http2Server;
+  readonly served: Served[] = [];
+  port = 0;
+
+  constructor(filter: () => RouterFilter, routeFor: (ctx: HttpContext) => RouteEntry | null) {
+    this.server = createH2cServer((req, res) => {
+      const headers: HeaderMap = {};
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (!name.startsWith(':') && !HOP_BY_HOP.has(name)) headers[name] = value;
+      }
+      if (req.headers.te === 'trailers') headers.te = 'trailers';
+      const ctx = makeContext(req as unknown as IncomingMessage, (status, body, replyHeaders) => {
+        res.writeHead(status, replyHeaders as Record<string, string> | undefined);
+        res.end(body);
+      });
+      const writable = ctx as unknown as {
+        request: { authority: string; headers: HeaderMap };
+        protocol: string;
+      };
+      writable.request.authority = req.authority;
+      writable.request.headers = headers;
+      writable.protocol = 'HTTP/2';
+      (ctx as { route: RouteEntry | null }).route = routeFor(ctx);
+      const stream = new H2Stream(ctx, req, res);
+      this.served.push({ ctx, stream });
+      filter().handle(stream);
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this.port;
+  }
+
+  async close(): Promise<void> {
     await new Promise<void>((resolve) => {
       this.server.close(() => {
         resolve();

@@ -409,6 +409,70 @@ describe('router filter: timeouts (injected clock)', () => {
   });
 });
 
+describe('router filter: more timeouts and retry limits', () => {
+  it('retries after a per-try idle timeout', async () => {
+    const time = new ManualTime();
+    const held: IncomingMessage[] = [];
+    const slow = await up((req) => held.push(req));
+    const fast = await up(ok('fast'));
+    const { url, filter } = await proxy(
+      [new TestCluster('backend', [slow.port, fast.port])],
+      route({ retry: retryPolicy({ perTryIdleTimeoutMs: 500 }) }),
+      { timers: time.wheel, now: () => time.now, random: () => 0 },
+    );
+    const pending = request(url);
+    await until(() => held.length === 1);
+    time.advance(501);
+    time.advance(1);
+    expect(await (await pending).body.text()).toBe('fast');
+    expect(filter.stats.perTryTimeouts).toBe(1);
+  });
+
+  it('resets the stream when the route timeout passes after the head', async () => {
+    const time = new ManualTime();
+    const heads: ServerResponse[] = [];
+    const stalling = await up((_req, res) => {
+      res.writeHead(200, { 'content-length': '10' });
+      res.write('abc');
+      heads.push(res);
+    });
+    const { url, listener } = await proxy(
+      [new TestCluster('backend', [stalling.port])],
+      route({ timeoutMs: 1000 }),
+      {
+        timers: time.wheel,
+        now: () => time.now,
+      },
+    );
+    const res = await request(url);
+    expect(res.statusCode).toBe(200);
+    const text = res.body.text();
+    await until(() => (listener.served[0]?.ctx.info.bytesSent ?? 0) === 3);
+    time.advance(1001);
+    await expect(text).rejects.toThrow();
+    expect(listener.served[0]?.ctx.info.responseFlags.has('UT')).toBe(true);
+  });
+
+  it('does not retry over the cluster max_retries: the response goes back with UO, counted', async () => {
+    const bad = await up((_req, res) => {
+      res.statusCode = 503;
+      res.end('bad');
+    });
+    const good = await up(ok());
+    const cluster = new TestCluster('backend', [bad.port, good.port], { thresholds: [{ maxRetries: 0 }] });
+    const { url, filter, listener } = await proxy([cluster], route({ retry: retryPolicy() }), {
+      random: () => 0,
+    });
+    const res = await request(url);
+    expect(res.statusCode).toBe(503);
+    expect(await res.body.text()).toBe('bad');
+    expect(filter.stats.retryOverflow).toBe(1);
+    expect(cluster.limits('default').retries.overflows).toBe(1);
+    expect(listener.served[0]?.ctx.info.responseFlags.has('UO')).toBe(true);
+    expect(good.requests).toHaveLength(0);
+  });
+});
+
 describe('router filter: client aborts', () => {
   it('aborts the upstream request when the client goes away: no open upstream request or socket', async () => {
     const held: IncomingMessage[] = [];
