@@ -377,11 +377,39 @@ describe('gRPC', () => {
     expect(got).toEqual(['re:a', 're:b', 're:c']);
   });
 
-  it('honours grpc-timeout: the proxy ends the call with a gRPC status', async () => {
-    const { url } = await grpcProxy();
-    const session = http2.connect(url);
+  it('honours grpc-timeout: the proxy ends a call its upstream never answers with a gRPC status', async () => {
+    // An HTTP/2 upstream that ignores grpc-timeout and never answers: only the proxy can end it.
+    const silent = http2.createServer();
+    silent.on('stream', (stream) => {
+      stream.on('error', () => undefined);
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          silent.close(() => {
+            resolve();
+          });
+        }),
+    );
+    const proxy = await start(
+      gateway({
+        routes: [route('r', { route: routeAction('silent', { timeoutMs: 0, grpcTimeoutHeaderMaxMs: 0 }) })],
+        clusters: [
+          cluster('silent', [(silent.address() as AddressInfo).port], {
+            upstreamHttpProtocolOptions: {
+              protocol: 'http2',
+              commonHttpProtocolOptions: { headersWithUnderscoresAction: 'ALLOW' },
+              autoSni: false,
+            },
+          }),
+        ],
+      }),
+    );
+    const session = http2.connect(origin(proxy));
     cleanups.push(() => {
-      session.close();
+      session.destroy();
     });
     const stream = session.request({
       ':method': 'POST',
@@ -394,6 +422,7 @@ describe('gRPC', () => {
     const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
     stream.resume();
     expect(headers[':status']).toBe(200);
-    expect(Number(headers['grpc-status'])).toBeGreaterThan(0);
+    expect(headers['grpc-status']).toBe('14');
+    expect(headers['grpc-message']).toBe('upstream request timeout');
   });
 });
