@@ -16,6 +16,7 @@ import { portStart } from './redirect.js';
 import { RetryPolicyImpl } from './retry-policy.js';
 import type { BodyOptions, Inherited } from './route-entry.js';
 import { RouteEntryImpl, corsOverride, readBodyFile } from './route-entry.js';
+import { ConfigError } from '@meshlet/errors';
 import { at, configError, indexed } from './where.js';
 
 /** Options of {@link compileRouteTable}. */
@@ -280,5 +281,18 @@ export function compileRouteTable(
   config: model.RouteConfiguration,
   options?: RouteTableOptions,
 ): CompiledRouteTable {
-  return new CompiledRouteTable(config, options);
+  try {
+    return new CompiledRouteTable(config, options);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // A hand-written config that is not the model's shape (a missing list, a wrong type) fails
+    // somewhere inside; it is still bad input, reported as such.
+    const name =
+      typeof config === 'object' && (config as unknown) !== null ? JSON.stringify(config.name) : '';
+    throw configError(
+      `route_config ${name}`,
+      `not a valid RouteConfiguration (${err instanceof Error ? err.message : String(err)})`,
+      err,
+    );
+  }
 }

@@ -328,6 +328,30 @@ describe('route matching: query parameters, gRPC, runtime fraction', () => {
   });
 });
 
+describe('match() is pure', () => {
+  it('changes nothing in the request it matches, and tables of one config are independent', () => {
+    const config = routeConfig({
+      virtualHosts: [
+        vhost({
+          routes: [
+            route({
+              name: 'q',
+              match: { prefix: '/a', queryParameters: [{ name: 'x', presentMatch: true }] },
+            }),
+          ],
+        }),
+      ],
+    });
+    const a = compileRouteTable(config);
+    const b = compileRouteTable(config);
+    const i = input({ path: '/a?x=1', authority: 'Example.COM:80', headers: { 'x-y': ['1', '2'] } });
+    const before = JSON.stringify(i.request);
+    expect(a.match(i)?.name).toBe('q');
+    expect(b.match(i)).not.toBe(a.match(i));
+    expect(JSON.stringify(i.request)).toBe(before);
+  });
+});
+
 describe('route actions are exclusive', () => {
   it('a route forwards, redirects or answers', () => {
     const t = table(
