@@ -8,6 +8,7 @@
 //                                           │ miss
 //                                           ▼
 //                                   the `*` virtual host, or no route
+import { ConfigError } from '@meshlet/errors';
 import type * as model from '@meshlet/xds';
 import type { MatchInput, RequestHead, RouteEntry, RouteTable } from '../types.js';
 import { CompiledHeaderChanges } from './header-changes.js';
@@ -17,7 +18,6 @@ import { portStart } from './redirect.js';
 import { RetryPolicyImpl } from './retry-policy.js';
 import type { BodyOptions, Inherited } from './route-entry.js';
 import { RouteEntryImpl, corsOverride, readBodyFile } from './route-entry.js';
-import { ConfigError } from '@meshlet/errors';
 import { at, configError, indexed } from './where.js';
 
 /** Options of {@link compileRouteTable}. */
