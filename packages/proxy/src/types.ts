@@ -103,6 +103,11 @@ export interface StreamInfo {
   bytesSent: number;
   /** `performance.now()` when the stream ended (response finished or reset). */
   endTime: number;
+  /**
+   * The client address the connection manager trusts (Envoy's downstream remote address): the
+   * peer, or an `x-forwarded-for` entry per `useRemoteAddress` and `xffNumTrustedHops`.
+   */
+  readonly downstreamRemoteAddress?: string;
 }
 
 // ── filters ──────────────────────────────────────────────────────────────────────────────────
