@@ -96,6 +96,7 @@ export class HostCheck extends TimerEntry {
     const checker = this.#checker;
     checker.wheel.schedule(this.#timeout, checker.config.timeoutMs);
     if (checker.config.http !== undefined) this.#http(generation);
+    else if (checker.config.grpc !== undefined) this.#grpc(generation);
     else this.#tcp(generation);
   }
 
@@ -120,6 +121,37 @@ export class HostCheck extends TimerEntry {
           await res.body.dump().catch(() => undefined);
           const ok = expected(http.expected, res.statusCode);
           this.#finish(generation, ok ? 'success' : 'active-failure', res.statusCode);
+        },
+        () => {
+          this.#finish(generation, 'failure', undefined);
+        },
+      );
+  }
+
+  #grpc(generation: number): void {
+    const checker = this.#checker;
+    const grpc = checker.config.grpc;
+    if (grpc === undefined) return;
+    const abort = new AbortController();
+    this.#abort = abort;
+    this.#client ??= checker.createClient(this.host.address, this.port);
+    this.#client
+      .request({
+        method: 'POST',
+        path: GRPC_HEALTH_PATH,
+        headers: grpc.headers,
+        body: grpc.body,
+        signal: abort.signal,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      })
+      .then(
+        async (res) => {
+          const body = Buffer.from(await res.body.arrayBuffer());
+          // grpc-status comes in trailers, or in the headers of a trailers-only response.
+          const status = res.trailers['grpc-status'] ?? res.headers['grpc-status'];
+          const serving = res.statusCode === 200 && status === '0' && servingStatus(body) === SERVING;
+          this.#finish(generation, serving ? 'success' : 'active-failure', res.statusCode);
         },
         () => {
           this.#finish(generation, 'failure', undefined);
@@ -224,6 +256,46 @@ export class HostCheck extends TimerEntry {
   }
 }
 
+const GRPC_HEALTH_PATH = '/grpc.health.v1.Health/Check';
+/** `HealthCheckResponse.ServingStatus.SERVING`. */
+const SERVING = 1;
+
+/**
+ * The `status` (field 1, a varint) of a framed `HealthCheckResponse`; 0 (UNKNOWN) when the
+ * message is absent, compressed or malformed, so that such a reply fails the check.
+ */
+export function servingStatus(frame: Buffer): number {
+  if (frame.length < 5 || frame[0] !== 0) return 0;
+  const end = 5 + frame.readUInt32BE(1);
+  if (end > frame.length) return 0;
+  let status = 0;
+  let i = 5;
+  while (i < end) {
+    const tag = frame[i++] as number;
+    const wire = tag & 7;
+    let value = 0;
+    if (wire === 0) {
+      for (let shift = 0; i < end && shift < 35; shift += 7) {
+        const b = frame[i++] as number;
+        value |= (b & 0x7f) << shift;
+        if (b < 0x80) break;
+      }
+      if (tag >>> 3 === 1) status = value;
+    } else if (wire === 2) {
+      let length = 0;
+      for (let shift = 0; i < end && shift < 35; shift += 7) {
+        const b = frame[i++] as number;
+        length |= (b & 0x7f) << shift;
+        if (b < 0x80) break;
+      }
+      i += length;
+    } else {
+      return 0; // no other wire type in a HealthCheckResponse
+    }
+  }
+  return status;
+}
+
 function expected(ranges: readonly number[], status: number): boolean {
   for (let i = 0; i < ranges.length; i += 2) {
     if (status >= (ranges[i] as number) && status < (ranges[i + 1] as number)) return true;
@@ -310,7 +382,7 @@ export class HealthChecker {
   createClient(address: string, port: number): Dispatcher {
     const pool = this.#pool;
     const tls = pool.tls;
-    const h2 = this.config.http?.http2 === true;
+    const h2 = this.config.http?.http2 === true || this.config.grpc !== undefined;
     return new Client(originOf(address, port, tls !== undefined), {
       pipelining: 1,
       connectTimeout: this.config.timeoutMs,
@@ -322,6 +394,7 @@ export class HealthChecker {
       ...(tls !== undefined
         ? {
             connect: {
+              ...(h2 ? { preferH2: true } : {}),
               rejectUnauthorized: tls.rejectUnauthorized,
               checkServerIdentity: tls.checkServerIdentity,
               ...(tls.ca !== undefined ? { ca: tls.ca } : {}),

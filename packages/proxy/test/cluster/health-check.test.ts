@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { createServer as createH2cServer } from 'node:http2';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -189,6 +190,47 @@ describe('active HTTP health checks', () => {
     const rebuilt = must(m.get('web'));
     expect(rebuilt).not.toBe(web);
     expect(rebuilt.pick({})).not.toBeNull();
+  });
+});
+
+describe('active HTTP/2 health checks', () => {
+  it('checks over h2c when codec_client_type is HTTP2', async () => {
+    const versions: string[] = [];
+    const server = createH2cServer((req, res) => {
+      versions.push(req.httpVersion);
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => {
+            resolve();
+          });
+        }),
+    );
+    const time = new FakeTime();
+    const m = manager(time);
+    m.update(
+      clusters(
+        staticCluster('h2', [(server.address() as AddressInfo).port], {
+          health_checks: [
+            {
+              timeout: '1s',
+              interval: '1s',
+              unhealthy_threshold: 1,
+              healthy_threshold: 1,
+              http_health_check: { path: '/healthz', codec_client_type: 'HTTP2' },
+            },
+          ],
+        }),
+      ),
+      NO_ENDPOINTS,
+    );
+    const r = await check(time, must(m.get('h2')), 10);
+    expect(r.event).toMatchObject({ outcome: 'success', healthy: true });
+    expect(versions).toEqual(['2.0']);
+    await m.close(); // closes the checker's HTTP/2 session, so the server can close
   });
 });
 
