@@ -20,8 +20,10 @@ export interface HealthCheckEvent {
   readonly outcome: HealthCheckOutcome;
   /** The host's active-health-check verdict after this check. */
   readonly healthy: boolean;
-  /** Whether this check changed the verdict. */
+  /** Whether this check changed the verdict (healthy, or degraded). */
   readonly changed: boolean;
+  /** The host answered healthy with `x-envoy-degraded` (Envoy's DEGRADED_ACTIVE_HC). */
+  readonly degraded: boolean;
   /** The HTTP status, if a response came. */
   readonly status: number | undefined;
 }
@@ -57,6 +59,8 @@ export class HostCheck extends TimerEntry {
   healthy: boolean;
   /** No check has completed yet (Envoy's PENDING_ACTIVE_HC): the first success is enough. */
   pending: boolean;
+  /** The last passing check said `x-envoy-degraded`. */
+  degraded = false;
   successes = 0;
   failures = 0;
   readonly #checker: HealthChecker;
@@ -120,7 +124,8 @@ export class HostCheck extends TimerEntry {
         async (res) => {
           await res.body.dump().catch(() => undefined);
           const ok = expected(http.expected, res.statusCode);
-          this.#finish(generation, ok ? 'success' : 'active-failure', res.statusCode);
+          const degraded = res.headers['x-envoy-degraded'] !== undefined;
+          this.#finish(generation, ok ? 'success' : 'active-failure', res.statusCode, degraded);
         },
         () => {
           this.#finish(generation, 'failure', undefined);
@@ -199,7 +204,12 @@ export class HostCheck extends TimerEntry {
     this.#socket = null;
   }
 
-  #finish(generation: number, outcome: HealthCheckOutcome, status: number | undefined): void {
+  #finish(
+    generation: number,
+    outcome: HealthCheckOutcome,
+    status: number | undefined,
+    degraded = false,
+  ): void {
     if (generation !== this.#generation || !this.#running || this.#removed) return;
     this.#running = false;
     this.#abort = null;
@@ -232,10 +242,16 @@ export class HostCheck extends TimerEntry {
       }
     }
     this.pending = false;
+    let degradedChanged = false;
+    if (outcome === 'success' && degraded !== this.degraded) {
+      this.degraded = degraded;
+      degradedChanged = this.healthy;
+    }
     checker.owner.onHealthCheck(this.host, {
       outcome,
       healthy: this.healthy,
-      changed: transition === Transition.Changed,
+      changed: transition === Transition.Changed || degradedChanged,
+      degraded: this.degraded,
       status,
     });
     if (this.removed) return; // the owner may have removed the host

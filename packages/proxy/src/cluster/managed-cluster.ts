@@ -196,7 +196,12 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> implement
 
   /** @internal A health check ended: apply its verdict to the balancer. */
   onHealthCheck(host: Host, event: HealthCheckEvent): void {
-    if (event.changed) this.loadBalancer.setHealth(host, event.healthy ? 'healthy' : 'unhealthy');
+    if (event.changed) {
+      this.loadBalancer.setHealth(
+        host,
+        !event.healthy ? 'unhealthy' : event.degraded ? 'degraded' : 'healthy',
+      );
+    }
     // Envoy's successful_active_health_check_uneject_host (default true).
     if (event.outcome === 'success' && this.outlierDetector?.isEjected(host) === true) {
       this.outlierDetector.unejectHost(host);

@@ -32,14 +32,14 @@ const NO_PANIC = { common_lb_config: { healthy_panic_threshold: { value: 0 } } }
 
 /** A health endpoint whose status the test sets; records the last check's headers. */
 async function healthServer(): Promise<
-  TestServer & { status: number; headers: IncomingHttpHeaders; hang: boolean }
+  TestServer & { status: number; headers: IncomingHttpHeaders; hang: boolean; degraded: boolean }
 > {
-  const state = { status: 200, headers: {} as IncomingHttpHeaders, hang: false };
+  const state = { status: 200, headers: {} as IncomingHttpHeaders, hang: false, degraded: false };
   const s = await httpServer((req, res) => {
     req.resume();
     state.headers = req.headers;
     if (state.hang) return;
-    res.writeHead(state.status).end();
+    res.writeHead(state.status, state.degraded ? { 'x-envoy-degraded': '1' } : {}).end();
   });
   cleanup.push(() => s.close());
   return withAccessors(s, {
@@ -54,6 +54,12 @@ async function healthServer(): Promise<
     },
     get hang() {
       return state.hang;
+    },
+    get degraded() {
+      return state.degraded;
+    },
+    set degraded(v: boolean) {
+      state.degraded = v;
     },
     set hang(v: boolean) {
       state.hang = v;
@@ -135,6 +141,16 @@ describe('active HTTP health checks', () => {
     r = await check(time, web, 5_000);
     expect(r.event).toMatchObject({ outcome: 'success', healthy: true, changed: true });
     expect(web.pick({})).toBe(host);
+
+    // x-envoy-degraded: healthy but degraded (Envoy's DEGRADED_ACTIVE_HC), and back.
+    server.degraded = true;
+    r = await check(time, web, 5_000);
+    expect(r.event).toMatchObject({ outcome: 'success', healthy: true, degraded: true, changed: true });
+    expect(host.health).toBe('degraded');
+    server.degraded = false;
+    r = await check(time, web, 5_000);
+    expect(r.event).toMatchObject({ outcome: 'success', healthy: true, degraded: false, changed: true });
+    expect(host.health).toBe('healthy');
   });
 
   it('uses the interval once the cluster has traffic, and counts timeouts toward the unhealthy threshold', async () => {
