@@ -231,6 +231,7 @@ describe('HTTP/1.1 pools', () => {
 
   it('closes a connection idle for common_http_protocol_options.idle_timeout', async () => {
     const { server, port } = await listen(createHttpServer(describeRequest));
+    server.keepAliveTimeout = 0; // the server never closes an idle connection: only the pool can
     const m = manager();
     m.update(
       clusters(staticCluster('idle', [port], protocolOptions({ idle_timeout: '0.05s' }))),
