@@ -467,7 +467,8 @@ export class TestH2Listener {
       if (req.headers.te === 'trailers') headers.te = 'trailers';
       const ctx = makeContext(req as unknown as IncomingMessage, (status, body, replyHeaders) => {
         res.writeHead(status, replyHeaders as Record<string, string> | undefined);
-        res.end(body);
+        if (body === undefined) res.end();
+        else res.end(body);
       });
       const writable = ctx as unknown as {
         request: { authority: string; headers: HeaderMap };
