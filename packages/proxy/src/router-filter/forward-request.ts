@@ -20,6 +20,7 @@ import type {
   UpstreamProtocol,
 } from '../types.js';
 import { parseGrpcTimeout, stripHopByHop, upstreamHeaders } from './headers.js';
+import { hostnameOf } from './host-names.js';
 import type { RequestBodyOwner } from './request-body.js';
 import { AttemptBody, RequestBody } from './request-body.js';
 import { RequestTimer, TimerKind } from './timers.js';
@@ -459,8 +460,8 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     const request = this.request;
     const headers = request.headers;
     if ((this.action as CompiledRouteAction).autoHostRewrite === true) {
-      const type = cluster.config.type;
-      if (type === 'STRICT_DNS' || type === 'LOGICAL_DNS') request.authority = host.address;
+      const hostname = hostnameOf(cluster.config, host);
+      if (hostname !== undefined) request.authority = hostname;
     }
     headers.host = request.authority;
     if (this.policy !== undefined && !this.filter.suppressEnvoyHeaders) {

@@ -95,6 +95,24 @@ describe('router filter: forwarding', () => {
     expect(info.bytesSent).toBeGreaterThan(0);
   });
 
+  it('adds no x-envoy-* headers with suppressEnvoyHeaders', async () => {
+    const seen: IncomingMessage[] = [];
+    const a = await up((req, res) => {
+      seen.push(req);
+      res.end('ok');
+    });
+    const { url } = await proxy(
+      [new TestCluster('backend', [a.port])],
+      route({ timeoutMs: 1000, retry: retryPolicy() }),
+      { config: { type: 'router', suppressEnvoyHeaders: true } },
+    );
+    const res = await request(url);
+    expect(await res.body.text()).toBe('ok');
+    expect(res.headers['x-envoy-upstream-service-time']).toBeUndefined();
+    expect(seen[0]?.headers['x-envoy-attempt-count']).toBeUndefined();
+    expect(seen[0]?.headers['x-envoy-expected-rq-timeout-ms']).toBeUndefined();
+  });
+
   it('streams a request body upstream', async () => {
     const a = await up((req, res) => {
       let n = 0;
