@@ -903,6 +903,26 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     }
   }
 
+  /** @internal */
+  onTimerError(error: unknown): void {
+    this.filter.onError(error);
+    const waiting = this.phase === Phase.waiting;
+    this.#abortAttempt(ABORT_CANCELLED);
+    this.#complete();
+    try {
+      if (waiting && !this.ctx.replied) this.ctx.reply(500, 'internal error');
+      else this.stream.reset();
+    } catch (again) {
+      this.filter.onError(again);
+      // The stream could not be answered: at least do not leave the client hanging.
+      try {
+        this.stream.reset();
+      } catch (last) {
+        this.filter.onError(last);
+      }
+    }
+  }
+
   #globalTimeout_(): void {
     this.filter.stats.timeouts++;
     const attempt = this.attempt;

@@ -491,6 +491,38 @@ describe('router filter: more timeouts and retry limits', () => {
   });
 });
 
+describe('router filter: errors in timer callbacks', () => {
+  it('reports an error thrown under a timer and keeps serving', async () => {
+    const time = new ManualTime();
+    const errors: unknown[] = [];
+    const held: IncomingMessage[] = [];
+    const slow = await up((req, res) => {
+      held.push(req);
+      if (held.length > 1) res.end('second');
+    });
+    const { url, listener } = await proxy(
+      [new TestCluster('backend', [slow.port])],
+      route({ timeoutMs: 1000 }),
+      {
+        timers: time.wheel,
+        now: () => time.now,
+        onError: (error) => errors.push(error),
+      },
+    );
+    const first = request(url);
+    await until(() => held.length === 1);
+    const served = listener.served[0] as { ctx: { reply: () => void } };
+    served.ctx.reply = () => {
+      throw new Error('reply failed');
+    };
+    time.advance(1001);
+    expect((errors[0] as Error).message).toBe('reply failed');
+    // The client is not left hanging: its stream is reset.
+    await expect(first).rejects.toThrow();
+    expect(await (await request(url)).body.text()).toBe('second');
+  });
+});
+
 describe('router filter: client aborts', () => {
   it('aborts the upstream request when the client goes away: no open upstream request or socket', async () => {
     const held: IncomingMessage[] = [];
