@@ -511,7 +511,7 @@ describe('router filter: errors in timer callbacks', () => {
     );
     const first = request(url);
     await until(() => held.length === 1);
-    const served = listener.served[0] as { ctx: { reply: () => void } };
+    const served = listener.served[0] as unknown as { ctx: { reply: () => void } };
     served.ctx.reply = () => {
       throw new Error('reply failed');
     };
