@@ -13,6 +13,7 @@ import { deepEqual, sameClusterConfig } from './deep-equal.js';
 import { systemResolver } from './dns.js';
 import type { DnsResolver } from './dns.js';
 import { mapEndpoints } from './endpoints.js';
+import type { EndpointInput } from './endpoints.js';
 import { ManagedCluster } from './managed-cluster.js';
 import type { ClusterEnvironment } from './managed-cluster.js';
 
@@ -36,6 +37,10 @@ interface Plan {
   readonly previous: ManagedCluster | undefined;
   readonly fresh: boolean;
   readonly assignment: model.ClusterLoadAssignment | undefined;
+  /** The assignment's hosts, mapped and checked (not for DNS clusters: their hosts come from answers). */
+  readonly inputs: readonly EndpointInput[] | null;
+  /** Whether the assignment differs from the one the cluster has. */
+  readonly changed: boolean;
 }
 
 function ipOnly(cluster: string, kind: string): (address: string) => readonly string[] {
@@ -118,23 +123,32 @@ export class DefaultClusterManager implements ClusterManager {
           config.type === 'EDS' ? endpoints.get(config.edsServiceName ?? name) : config.loadAssignment;
         const factor = assignment?.policy.overprovisioningFactor;
         const current = this.#clusters.get(name);
-        const keep =
+        // The overprovisioning factor comes with the endpoints but configures the balancer (a
+        // cluster whose endpoints are gone keeps its own).
+        const kept =
           current !== undefined &&
-          (current.config === config ||
-            (sameClusterConfig(current.config, config) &&
-              current.compiled.lbOptions.overprovisioningFactor === factor));
-        const cluster = keep ? current : new ManagedCluster(compileCluster(config, factor), this.#env);
+          (factor === undefined || current.compiled.lbOptions.overprovisioningFactor === factor) &&
+          (current.config === config || sameClusterConfig(current.config, config))
+            ? current
+            : undefined;
+        const keep = kept !== undefined;
+        const cluster = kept ?? new ManagedCluster(compileCluster(config, factor), this.#env);
         // Endpoints are checked whatever happens to the cluster: a bad one rejects the update.
-        if (assignment !== current?.assignment || !keep) {
-          mapEndpoints(
-            name,
-            assignment,
-            config.type === 'STRICT_DNS' || config.type === 'LOGICAL_DNS'
-              ? anyAddress
-              : ipOnly(name, config.type),
-          );
-        }
-        plans.push({ cluster, previous: keep ? undefined : current, fresh: !keep, assignment });
+        // An equal assignment of a kept cluster (a new snapshot, same endpoints) is skipped.
+        const changed =
+          kept === undefined || (assignment !== kept.assignment && !deepEqual(assignment, kept.assignment));
+        const dns = config.type === 'STRICT_DNS' || config.type === 'LOGICAL_DNS';
+        const inputs = changed
+          ? mapEndpoints(name, assignment, dns ? anyAddress : ipOnly(name, config.type))
+          : null;
+        plans.push({
+          cluster,
+          previous: keep ? undefined : current,
+          fresh: !keep,
+          assignment,
+          inputs: changed && !dns ? inputs : null,
+          changed,
+        });
       }
     } catch (err) {
       for (const plan of plans) if (plan.fresh) plan.cluster.dispose();
@@ -144,13 +158,10 @@ export class DefaultClusterManager implements ClusterManager {
     for (const plan of plans) {
       next.set(plan.cluster.name, plan.cluster);
       if (plan.fresh) {
-        plan.cluster.start(plan.assignment, plan.previous);
+        plan.cluster.start(plan.assignment, plan.inputs, plan.previous);
         if (plan.previous) this.#retire(plan.previous);
-      } else if (
-        plan.assignment !== plan.cluster.assignment &&
-        !deepEqual(plan.assignment, plan.cluster.assignment)
-      ) {
-        plan.cluster.setAssignment(plan.assignment);
+      } else if (plan.changed) {
+        plan.cluster.setAssignment(plan.assignment, plan.inputs);
       }
     }
     for (const [name, cluster] of this.#clusters) if (!next.has(name)) this.#retire(cluster);

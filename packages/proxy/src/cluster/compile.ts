@@ -211,7 +211,8 @@ export function compileCluster(
     healthyPanicThreshold: config.healthyPanicThreshold,
     localityWeighted: config.localityWeightedLb,
   };
-  if (overprovisioningFactor !== undefined) lbOptions.overprovisioningFactor = overprovisioningFactor;
+  // Envoy's default factor, 140, until a load assignment says otherwise.
+  lbOptions.overprovisioningFactor = overprovisioningFactor ?? 140;
   if (policy === 'LEAST_REQUEST' && config.leastRequestLbConfig) {
     const c = config.leastRequestLbConfig;
     lbOptions.leastRequest = {

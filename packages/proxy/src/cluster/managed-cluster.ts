@@ -205,7 +205,11 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> implement
   }
 
   /** @internal Starts the cluster with its first endpoints; `previous` is the cluster it replaces. */
-  start(assignment: model.ClusterLoadAssignment | undefined, previous: ManagedCluster | undefined): void {
+  start(
+    assignment: model.ClusterLoadAssignment | undefined,
+    inputs: readonly EndpointInput[] | null,
+    previous: ManagedCluster | undefined,
+  ): void {
     if (previous?.healthChecker && this.healthChecker) {
       const carried = new Map<string, boolean>();
       for (const host of previous.loadBalancer.hosts) {
@@ -221,13 +225,16 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> implement
       this.#assignment = assignment;
       this.#dns.setAssignment(assignment);
     } else {
-      this.setAssignment(assignment);
+      this.setAssignment(assignment, inputs);
     }
     this.#carried = null;
   }
 
   /** @internal A new load assignment (EDS, or the cluster's own for STATIC and DNS). Validated before. */
-  setAssignment(assignment: model.ClusterLoadAssignment | undefined): void {
+  setAssignment(
+    assignment: model.ClusterLoadAssignment | undefined,
+    inputs: readonly EndpointInput[] | null,
+  ): void {
     if (this.#dns !== null) {
       if (assignment === this.#assignment) return;
       this.#assignment = assignment;
@@ -235,7 +242,7 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> implement
       return;
     }
     this.#assignment = assignment;
-    this.#apply(mapEndpoints(this.name, assignment, identity));
+    this.#apply(inputs ?? mapEndpoints(this.name, assignment, identity));
   }
 
   /** @internal The last assignment applied. */

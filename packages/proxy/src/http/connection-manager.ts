@@ -17,15 +17,15 @@ import type { HttpStream } from './stream.js';
 /** Clock, randomness, ids and error reporting for streams. */
 export interface ConnectionManagerEnv {
   /** Monotonic milliseconds. */
-  now(): number;
+  readonly now: () => number;
   /** Milliseconds since the epoch. */
-  wallNow(): number;
+  readonly wallNow: () => number;
   /** A float in [0, 1). */
-  random(): number;
+  readonly random: () => number;
   /** A new `x-request-id`. */
-  requestId(): string;
+  readonly requestId: () => string;
   /** A filter or the router failed: the stream got a 500 or a reset; this reports why. */
-  onError(error: unknown, where: string): void;
+  readonly onError: (error: unknown, where: string) => void;
 }
 
 /** Envoy's default `max_headers_count`. */

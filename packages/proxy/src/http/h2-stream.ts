@@ -24,6 +24,8 @@ export class H2Stream extends HttpStream {
   private readonly trailersWanted: boolean;
   private trailers: HeaderMap | undefined = undefined;
   private ended = false;
+  /** A gRPC trailers-only response went out in one HEADERS frame: nothing more to send. */
+  private headOnly = false;
 
   constructor(
     manager: HttpConnectionManager,
@@ -59,6 +61,14 @@ export class H2Stream extends HttpStream {
 
   protected writeHead(head: ResponseHead): void {
     if (this.stream.destroyed) return;
+    if (this.isGrpc && head.headers['grpc-status'] !== undefined) {
+      // gRPC's trailers-only form (grpc-status in the head): it must stay one HEADERS frame
+      // with END_STREAM, or clients look for the status in trailers that never come.
+      this.headOnly = true;
+      this.ended = true;
+      this.stream.respond(this.headersOf(head), { endStream: true });
+      return;
+    }
     this.stream.respond(this.headersOf(head), { waitForTrailers: this.trailersWanted });
     if (this.trailersWanted) this.stream.once('wantTrailers', onWantTrailers);
   }
@@ -72,6 +82,7 @@ export class H2Stream extends HttpStream {
   }
 
   write(chunk: Buffer): boolean {
+    if (this.headOnly) return true;
     this.info.bytesSent += chunk.length;
     return this.stream.write(chunk);
   }
@@ -82,6 +93,7 @@ export class H2Stream extends HttpStream {
 
   end(trailers?: HeaderMap): void {
     this.ended = true;
+    if (this.headOnly) return;
     this.trailers = trailers;
     this.stream.end();
   }

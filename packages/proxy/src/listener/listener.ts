@@ -33,6 +33,13 @@ interface ServerPair {
   h2: Http2Server | null;
 }
 
+/** How often node checks header and request deadlines: a quarter of the shorter one, 10 ms to 30 s. */
+function checkingInterval(limits: ServerLimits): number {
+  const deadlines = [limits.headersTimeoutMs, limits.requestTimeoutMs].filter((ms) => ms > 0);
+  if (deadlines.length === 0) return 30_000;
+  return Math.max(10, Math.min(30_000, Math.floor(Math.min(...deadlines) / 4)));
+}
+
 function ignore(): void {
   // An error on a socket or stream is handled by its 'close'.
 }
@@ -106,8 +113,12 @@ export class ProxyListener implements ConnectionOwner {
     if (chain?.tls) this.tlsFront?.setSecureContext(chain.tls.options);
   }
 
+  /** Whether `listen()` was called. */
+  bound = false;
+
   /** Binds the address. */
   listen(): Promise<void> {
+    this.bound = true;
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => {
         reject(error);
@@ -305,7 +316,7 @@ export class ProxyListener implements ConnectionOwner {
           ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs)
           : limits.headersTimeoutMs,
       keepAliveTimeout: limits.idleTimeoutMs,
-      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+      connectionsCheckingInterval: checkingInterval(limits),
       requireHostHeader: true,
     });
     // One more than allowed, so a request over the limit is seen (and answered 431) rather than

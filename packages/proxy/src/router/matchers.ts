@@ -224,9 +224,9 @@ export class HeaderMatch {
     return this.matchValue(requestValue(request, this.source, this.name));
   }
 
-  /** Matches a header of a header map (a response's). */
-  matchHeaders(headers: HeaderMap): boolean {
-    return this.matchValue(headerValue(headers, this.name));
+  /** Matches a response's header, or its `:status`. */
+  matchResponse(headers: HeaderMap, status: number): boolean {
+    return this.matchValue(this.name === ':status' ? String(status) : headerValue(headers, this.name));
   }
 }
 

@@ -131,7 +131,8 @@ export class RetryPolicyImpl implements CompiledRetryPolicy {
     if (c & ON_GATEWAY_ERROR && (status === 502 || status === 503 || status === 504)) return true;
     if (c & ON_RETRIABLE_4XX && status === 409) return true;
     if (c & ON_RETRIABLE_STATUS_CODES && this.statusCodes.has(status)) return true;
-    if (c & ON_RETRIABLE_HEADERS) for (const h of this.headers) if (h.matchHeaders(headers)) return true;
+    if (c & ON_RETRIABLE_HEADERS)
+      for (const h of this.headers) if (h.matchResponse(headers, status)) return true;
     if (c & ON_GRPC) {
       const value = headerValue(headers, 'grpc-status');
       if (value !== undefined) {

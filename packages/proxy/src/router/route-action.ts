@@ -14,7 +14,6 @@ import type {
   RequestHead,
 } from '../types.js';
 import { CompiledHeaderChanges } from './header-changes.js';
-import { headerValue } from './matchers.js';
 import type { PathMatch } from './path-match.js';
 import { stripQuery } from './path-match.js';
 import { RegexRewrite } from './regex-rewrite.js';
@@ -292,7 +291,9 @@ export class RouteActionImpl implements CompiledRouteAction {
     }
     if (this.hostLiteral !== undefined) request.authority = this.hostLiteral;
     else if (this.hostHeader !== undefined) {
-      const value = headerValue(request.headers, this.hostHeader);
+      // Envoy takes the header's first value.
+      const raw = request.headers[this.hostHeader];
+      const value = typeof raw === 'string' ? raw : raw?.[0];
       if (value !== undefined && value !== '') request.authority = value;
     }
   }

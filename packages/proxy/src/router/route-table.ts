@@ -30,7 +30,7 @@ export interface RouteTableOptions {
 export const DEFAULT_MAX_DIRECT_RESPONSE_BODY_BYTES = 4096;
 
 /** A virtual host compiled: its routes, and the redirect its `require_tls` calls for. */
-export class CompiledVirtualHost {
+class CompiledVirtualHost {
   readonly name: string;
   readonly routes: readonly RouteEntryImpl[];
   readonly requireTls: number;
@@ -76,7 +76,7 @@ const NO_INPUT: MatchInput = {
   random: () => 0,
 };
 
-/** The compiled table. */
+/** A compiled route table: {@link RouteTable} and a way to ask which virtual host an authority selects. */
 export class CompiledRouteTable implements RouteTable {
   readonly name: string;
   private readonly exact: ReadonlyMap<string, CompiledVirtualHost>;
@@ -182,8 +182,8 @@ export class CompiledRouteTable implements RouteTable {
     return found;
   }
 
-  /** The virtual host for an authority (exposed for tests and diagnostics), or `null`. */
-  findVirtualHost(authority: string): CompiledVirtualHost | null {
+  /** The virtual host for an authority, or `null`. */
+  private findVirtualHost(authority: string): CompiledVirtualHost | null {
     if (this.onlyFallback) return this.fallback;
     const host = authority.toLowerCase();
     const found = this.findSpecific(host);

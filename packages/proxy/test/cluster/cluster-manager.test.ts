@@ -273,8 +273,11 @@ describe('cluster manager: update()', () => {
     const b = await server('b');
     const m = manager();
     const eds = cluster({ name: 'api', type: 'EDS', eds_cluster_config: { service_name: 'api-v1' } });
-    m.update(clusters(eds), new Map([['api-v1', assignment('api-v1', [endpoint('127.0.0.1', a.port)])]]));
+    m.update(clusters(eds), NO_ENDPOINTS); // the cluster first, its endpoints later (CDS then EDS)
     const api = must(m.get('api'));
+    expect(api.pick({})).toBeNull();
+    m.update(clusters(eds), new Map([['api-v1', assignment('api-v1', [endpoint('127.0.0.1', a.port)])]]));
+    expect(m.get('api')).toBe(api);
     const ha = must(api.pick({}));
     expect(await get(api, ha)).toBe('a');
     m.update(

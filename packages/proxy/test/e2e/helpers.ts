@@ -2,7 +2,8 @@
 // test states only what it is about; and small loopback helpers shared by the proxy's tests.
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { fromEnvoy, TYPE_URLS } from '@meshlet/xds';
 import type * as model from '@meshlet/xds';
 
 type Partially<T> = { -readonly [K in keyof T]?: T[K] };
@@ -265,7 +266,7 @@ export function snapshot(parts: {
 /** A node:http server on loopback port 0, closed with `close()`. */
 export async function startHttpServer(
   handler: http.RequestListener,
-): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
+): Promise<{ server: http.Server; port: number; close: () => Promise<void> }> {
   const server = http.createServer(handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -281,4 +282,93 @@ export async function startHttpServer(
         });
       }),
   };
+}
+
+/** A proxy config with one listener `ingress` routing `/` (or given routes) of any host. */
+export function gateway(options: {
+  routes: model.Route[];
+  clusters: model.Cluster[];
+  httpFilters?: model.HttpFilter[];
+  hcm?: Partially<model.HttpConnectionManager>;
+  endpoints?: model.ClusterLoadAssignment[];
+}): model.XdsSnapshot {
+  const manager = hcm({
+    routeConfig: routeConfig('local', [virtualHost('all', ['*'], options.routes)]),
+    httpFilters: options.httpFilters ?? [],
+    ...options.hcm,
+  });
+  return snapshot({
+    listeners: [listener('ingress', [filterChain(manager)])],
+    clusters: options.clusters,
+    endpoints: options.endpoints ?? [],
+  });
+}
+
+/** The `http://127.0.0.1:port` of a started proxy's listener. */
+export function origin(proxy: { address(name: string): AddressInfo | undefined }, name = 'ingress'): string {
+  const address = proxy.address(name);
+  if (address === undefined) throw new Error(`listener ${name} is not bound`);
+  return `http://127.0.0.1:${address.port}`;
+}
+
+/** A model cluster from Envoy JSON (as a bootstrap would give it), 1 s connect timeout unless set. */
+export function envoyCluster(json: Record<string, unknown>): model.Cluster {
+  return fromEnvoy({ '@type': TYPE_URLS.cluster, connect_timeout: '1s', ...json }).value as model.Cluster;
+}
+
+/** Envoy JSON of a loopback lb endpoint, with `envoy.lb` metadata when given. */
+export function envoyEndpoint(port: number, lb?: Record<string, string>): Record<string, unknown> {
+  return {
+    endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } },
+    ...(lb !== undefined ? { metadata: { filter_metadata: { 'envoy.lb': lb } } } : {}),
+  };
+}
+
+/** Envoy JSON of a STATIC cluster's load assignment. */
+export function envoyAssignment(name: string, endpoints: Record<string, unknown>[]): Record<string, unknown> {
+  return { cluster_name: name, endpoints: [{ lb_endpoints: endpoints }] };
+}
+
+/** A retry policy with Envoy's defaults. */
+export function retryPolicy(more: Partially<model.RetryPolicy> = {}): model.RetryPolicy {
+  return {
+    retryOn: ['5xx'],
+    numRetries: 1,
+    retriableStatusCodes: [],
+    retriableHeaders: [],
+    hostSelectionRetryMaxAttempts: 1,
+    retryHostPredicates: [],
+    ...more,
+  };
+}
+
+/** A loopback HTTP/1.1 upstream answering `name` (or via `handler`), counting requests and open sockets. */
+export async function namedUpstream(
+  name: string,
+  handler?: http.RequestListener,
+): Promise<{
+  name: string;
+  port: number;
+  requests: http.IncomingMessage[];
+  sockets: Set<Socket>;
+  server: http.Server;
+  close: () => Promise<void>;
+}> {
+  const requests: http.IncomingMessage[] = [];
+  const sockets = new Set<Socket>();
+  const started = await startHttpServer((req, res) => {
+    requests.push(req);
+    if (handler !== undefined) {
+      handler(req, res);
+      return;
+    }
+    req.resume();
+    res.setHeader('x-upstream', name);
+    res.end(name);
+  });
+  started.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return { name, port: started.port, requests, sockets, server: started.server, close: started.close };
 }

@@ -176,6 +176,9 @@ describe('rewrites', () => {
       'from.header',
     );
     expect(rewritten({ hostRewriteHeader: 'x-host' }, {}, '/').authority).toBe('example.com');
+    expect(
+      rewritten({ hostRewriteHeader: 'x-host' }, {}, '/', { 'x-host': ['first', 'second'] }).authority,
+    ).toBe('first');
     expect(forward({ autoHostRewrite: true }).autoHostRewrite).toBe(true);
     expect(forward({}).autoHostRewrite).toBe(false);
   });

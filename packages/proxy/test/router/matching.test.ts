@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { compileRegex } from '@meshlet/xds';
 import type * as model from '@meshlet/xds';
 import { compileRouteTable } from '../../src/router/index.js';
+import { literalPrefix } from '../../src/router/path-match.js';
 import type { HeaderMap } from '../../src/types.js';
 import { action, headerMatcher, input, route, routeConfig, vhost } from './helpers.js';
 
@@ -350,5 +352,58 @@ describe('route actions are exclusive', () => {
       status: 301,
       location: 'https://example.com/r',
     });
+  });
+});
+
+describe('regex literal prefix (a prefilter before the regex runs)', () => {
+  it.each([
+    ['/api/v[0-9]+', '/api/v'],
+    ['^/users/\\d+', '/users/'],
+    ['/a\\.b/c', '/a.b/c'],
+    ['/ab*c', '/a'],
+    ['/ab+c', '/ab'],
+    ['/x{2}', '/'],
+    ['/a|/b', ''],
+    ['(/a|/b)/c', ''],
+    ['/(a|b)/c', '/'],
+    ['/[|]x', '/'],
+    ['(?i)/api', ''],
+    ['.*', ''],
+    ['/😀?x', '/'],
+  ])('%s → %s', (pattern, prefix) => {
+    expect(literalPrefix(pattern)).toBe(prefix);
+  });
+
+  it('is sound: every path the regex matches starts with it (property)', () => {
+    const atom = fc.constantFrom(
+      '/',
+      'a',
+      'b',
+      '\\.',
+      '.',
+      '[ab]',
+      '(a|b)',
+      'a*',
+      'b?',
+      'a+',
+      '|',
+      '\\d',
+      '😀',
+      '😀?',
+      'x{0,2}',
+    );
+    fc.assert(
+      fc.property(
+        fc.array(atom, { minLength: 1, maxLength: 6 }),
+        fc.stringMatching(/^[/ab.1😀x]{0,8}$/u),
+        (atoms, path) => {
+          const pattern = atoms.join('');
+          const compiled = compileRegex(pattern);
+          if (typeof compiled === 'string') return;
+          if (compiled.testExact(path)) expect(path.startsWith(literalPrefix(pattern))).toBe(true);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });

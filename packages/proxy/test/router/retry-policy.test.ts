@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type * as model from '@meshlet/xds';
-import { RetryPolicyImpl } from '../../src/router/index.js';
+import { RetryPolicyImpl } from '../../src/router/retry-policy.js';
 import { headerMatcher, retryPolicy } from './helpers.js';
 
 const compile = (p: Partial<model.RetryPolicy>) => new RetryPolicyImpl(retryPolicy(p), 'retry_policy');
@@ -73,6 +73,12 @@ describe('retry policy', () => {
     expect(p.retriableResponse(200, { 'x-upstream-retry': 'yes' })).toBe(true);
     expect(p.retriableResponse(200, { 'x-upstream-retry': 'no' })).toBe(false);
     expect(p.retriableResponse(500, {})).toBe(false);
+    // `:status` is matched too (Envoy's example: a range of statuses).
+    const s = compile({
+      retryOn: ['retriable-headers'],
+      retriableHeaders: [headerMatcher({ name: ':status', rangeMatch: { start: 502, end: 505 } })],
+    });
+    expect([500, 502, 504, 505].filter((code) => s.retriableResponse(code, {}))).toEqual([502, 504]);
   });
 
   it('retries gRPC statuses from grpc-status in the response headers', () => {

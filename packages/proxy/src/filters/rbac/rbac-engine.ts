@@ -62,13 +62,26 @@ class HeaderRule implements RbacMatcher {
   }
 }
 
-/** The path without its query and fragment, as Envoy's `url_path` sees it. */
+let lastPath = '';
+let lastPathOnly = '';
+
+/**
+ * The path without its query and fragment, as Envoy's `url_path` sees it. The last answer is
+ * kept: the url_path rules of one request's policies slice its path once.
+ */
 export function pathOnly(path: string): string {
+  if (path === lastPath) return lastPathOnly;
+  let end = path.length;
   for (let i = 0; i < path.length; i++) {
     const c = path.charCodeAt(i);
-    if (c === 63 /* ? */ || c === 35 /* # */) return path.slice(0, i);
+    if (c === 63 /* ? */ || c === 35 /* # */) {
+      end = i;
+      break;
+    }
   }
-  return path;
+  lastPath = path;
+  lastPathOnly = end === path.length ? path : path.slice(0, end);
+  return lastPathOnly;
 }
 
 class UrlPathRule implements RbacMatcher {
