@@ -20,6 +20,7 @@ import type {
   UpstreamProtocol,
 } from '../types.js';
 import { parseGrpcTimeout, stripHopByHop, upstreamHeaders } from './headers.js';
+import { hostnameOf } from './host-names.js';
 import type { RequestBodyOwner } from './request-body.js';
 import { AttemptBody, RequestBody } from './request-body.js';
 import { RequestTimer, TimerKind } from './timers.js';
@@ -459,8 +460,8 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     const request = this.request;
     const headers = request.headers;
     if ((this.action as CompiledRouteAction).autoHostRewrite === true) {
-      const type = cluster.config.type;
-      if (type === 'STRICT_DNS' || type === 'LOGICAL_DNS') request.authority = host.address;
+      const hostname = hostnameOf(cluster.config, host);
+      if (hostname !== undefined) request.authority = hostname;
     }
     headers.host = request.authority;
     if (this.policy !== undefined && !this.filter.suppressEnvoyHeaders) {
@@ -898,6 +899,26 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
           this.#resetAfterHead('SI');
         }
         return;
+      }
+    }
+  }
+
+  /** @internal */
+  onTimerError(error: unknown): void {
+    this.filter.onError(error);
+    const waiting = this.phase === Phase.waiting;
+    this.#abortAttempt(ABORT_CANCELLED);
+    this.#complete();
+    try {
+      if (waiting && !this.ctx.replied) this.ctx.reply(500, 'internal error');
+      else this.stream.reset();
+    } catch (again) {
+      this.filter.onError(again);
+      // The stream could not be answered: at least do not leave the client hanging.
+      try {
+        this.stream.reset();
+      } catch (last) {
+        this.filter.onError(last);
       }
     }
   }

@@ -28,6 +28,11 @@ export interface RouterFilterOptions {
    * per-request buffer limit). A larger body streams on but is not retried or mirrored. Default 64 KiB.
    */
   readonly retryBufferLimitBytes?: number;
+  /**
+   * Called with an error thrown where no caller can catch it (a timer callback). The stream it
+   * belongs to gets a 500 or a reset; the process goes on. Default: a process warning.
+   */
+  readonly onError?: (error: unknown) => void;
 }
 
 /** Counters of a router filter (Envoy's `upstream_rq_*` family, summed over clusters). */
@@ -74,6 +79,10 @@ export interface RouterFilterStats {
 
 const DEFAULT_RETRY_BUFFER_LIMIT = 64 * 1024;
 
+function emitWarning(error: unknown): void {
+  process.emitWarning(error instanceof Error ? error : String(error), { code: 'MESHLET_ROUTER_FILTER' });
+}
+
 /**
  * Envoy's router filter: forwards a stream upstream with retries, timeouts, mirrors and upgrades.
  * Build it with {@link createRouterFilter}.
@@ -85,6 +94,7 @@ export class ForwardingRouterFilter implements RouterFilter {
   readonly random: () => number;
   readonly wheel: TimerWheel;
   readonly retryBufferLimitBytes: number;
+  readonly onError: (error: unknown) => void;
   /** Counters, updated in place. */
   readonly stats: RouterFilterStats;
 
@@ -111,6 +121,7 @@ export class ForwardingRouterFilter implements RouterFilter {
     this.random = options.random ?? Math.random;
     this.wheel = options.timers ?? new TimerWheel({ tickMs: 10, clock: { now } });
     this.retryBufferLimitBytes = limit;
+    this.onError = options.onError ?? emitWarning;
     this.stats = {
       upstreamRequests: 0,
       retries: 0,

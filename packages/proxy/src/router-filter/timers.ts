@@ -20,6 +20,8 @@ export type TimerKind = (typeof TimerKind)[keyof typeof TimerKind];
 /** What a {@link RequestTimer} calls. */
 export interface TimerOwner {
   onTimer(kind: TimerKind): void;
+  /** `onTimer` threw: a timer callback must never take the process down. */
+  onTimerError(error: unknown): void;
 }
 
 /**
@@ -37,6 +39,10 @@ export class RequestTimer extends TimerEntry {
   }
 
   override fire(): void {
-    this.#owner.onTimer(this.#kind);
+    try {
+      this.#owner.onTimer(this.#kind);
+    } catch (error) {
+      this.#owner.onTimerError(error);
+    }
   }
 }

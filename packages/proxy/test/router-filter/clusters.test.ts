@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createClusterManager } from '../../src/cluster/index.js';
 import type { DefaultClusterManager } from '../../src/cluster/index.js';
 import { createRouterFilter } from '../../src/router-filter/index.js';
-import type { RouteEntry } from '../../src/types.js';
+import type { CompiledRouteAction, RouteEntry } from '../../src/types.js';
 import { TestH2Listener, TestListener, route, until, upstream } from './harness.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -119,6 +119,60 @@ describe('router filter over the cluster manager', () => {
     }
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
     expect(bad.requests.length).toBe(before);
+  });
+});
+
+describe('router filter: auto_host_rewrite', () => {
+  it('sets the authority to the DNS name of a STRICT_DNS host', async () => {
+    const seen: string[] = [];
+    const a = await up((req, res) => {
+      seen.push(req.headers.host ?? '');
+      res.end();
+    });
+    const m = createClusterManager({
+      random: () => 0,
+      resolver: { lookup: () => Promise.resolve([{ address: '127.0.0.1', family: 4 }]) },
+    });
+    cleanups.push(() => m.close());
+    m.update(
+      new Map([
+        [
+          'dns',
+          fromEnvoy({
+            '@type': TYPE_URLS.cluster,
+            name: 'dns',
+            type: 'STRICT_DNS',
+            connect_timeout: '1s',
+            load_assignment: {
+              cluster_name: 'dns',
+              endpoints: [
+                {
+                  lb_endpoints: [
+                    {
+                      endpoint: {
+                        address: { socket_address: { address: 'orders.internal', port_value: a.port } },
+                      },
+                    },
+                  ],
+                },
+              ],
+            },
+          }).value as Cluster,
+        ],
+      ]),
+      NO_ENDPOINTS,
+    );
+    await until(() => m.get('dns')?.pick({}) !== null);
+    const base = route({ cluster: 'dns' });
+    const rewriting: RouteEntry = {
+      ...base,
+      action: { ...(base.action as CompiledRouteAction), autoHostRewrite: true },
+    };
+    const url = await listen(m, rewriting);
+    await (await request(url, { headers: { host: 'public.example' } })).body.dump();
+    const kept = await listen(m, base);
+    await (await request(kept, { headers: { host: 'public.example' } })).body.dump();
+    expect(seen).toEqual(['orders.internal', 'public.example']);
   });
 });
 

@@ -95,6 +95,24 @@ describe('router filter: forwarding', () => {
     expect(info.bytesSent).toBeGreaterThan(0);
   });
 
+  it('adds no x-envoy-* headers with suppressEnvoyHeaders', async () => {
+    const seen: IncomingMessage[] = [];
+    const a = await up((req, res) => {
+      seen.push(req);
+      res.end('ok');
+    });
+    const { url } = await proxy(
+      [new TestCluster('backend', [a.port])],
+      route({ timeoutMs: 1000, retry: retryPolicy() }),
+      { config: { type: 'router', suppressEnvoyHeaders: true } },
+    );
+    const res = await request(url);
+    expect(await res.body.text()).toBe('ok');
+    expect(res.headers['x-envoy-upstream-service-time']).toBeUndefined();
+    expect(seen[0]?.headers['x-envoy-attempt-count']).toBeUndefined();
+    expect(seen[0]?.headers['x-envoy-expected-rq-timeout-ms']).toBeUndefined();
+  });
+
   it('streams a request body upstream', async () => {
     const a = await up((req, res) => {
       let n = 0;
@@ -470,6 +488,38 @@ describe('router filter: more timeouts and retry limits', () => {
     expect(cluster.limits('default').retries.overflows).toBe(1);
     expect(listener.served[0]?.ctx.info.responseFlags.has('UO')).toBe(true);
     expect(good.requests).toHaveLength(0);
+  });
+});
+
+describe('router filter: errors in timer callbacks', () => {
+  it('reports an error thrown under a timer and keeps serving', async () => {
+    const time = new ManualTime();
+    const errors: unknown[] = [];
+    const held: IncomingMessage[] = [];
+    const slow = await up((req, res) => {
+      held.push(req);
+      if (held.length > 1) res.end('second');
+    });
+    const { url, listener } = await proxy(
+      [new TestCluster('backend', [slow.port])],
+      route({ timeoutMs: 1000 }),
+      {
+        timers: time.wheel,
+        now: () => time.now,
+        onError: (error) => errors.push(error),
+      },
+    );
+    const first = request(url);
+    await until(() => held.length === 1);
+    const served = listener.served[0] as unknown as { ctx: { reply: () => void } };
+    served.ctx.reply = () => {
+      throw new Error('reply failed');
+    };
+    time.advance(1001);
+    expect((errors[0] as Error).message).toBe('reply failed');
+    // The client is not left hanging: its stream is reset.
+    await expect(first).rejects.toThrow();
+    expect(await (await request(url)).body.text()).toBe('second');
   });
 });
 
