@@ -324,3 +324,31 @@ describe('HTTP/2 drain', () => {
     expect(harness.listener.connections).toBe(0);
   });
 });
+
+describe('stream idle timeout', () => {
+  it('closes an HTTP/1 stream with no activity either way for streamIdleTimeoutMs', async () => {
+    const silent = { handle: () => undefined };
+    harness = await startHarness({ router: silent, limits: { streamIdleTimeoutMs: 200 } });
+    const socket = net.connect(harness.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET / HTTP/1.1\r\nhost: a\r\n\r\n');
+    socket.resume();
+    await once(socket, 'close');
+    // The server side sees the close a turn of the event loop later.
+    const manager = harness.listener.current.chains[0]?.manager;
+    for (let i = 0; i < 100 && manager?.activeStreams !== 0; i++) await new Promise((r) => setImmediate(r));
+    expect(manager?.activeStreams).toBe(0);
+  });
+
+  it('resets an HTTP/2 stream with no activity for streamIdleTimeoutMs', async () => {
+    const silent = { handle: () => undefined };
+    harness = await startHarness({ router: silent, limits: { streamIdleTimeoutMs: 200 } });
+    const session = http2.connect(`http://127.0.0.1:${harness.port}`);
+    const stream = session.request({ ':path': '/' });
+    stream.on('error', () => undefined);
+    stream.end();
+    await once(stream, 'close');
+    expect(stream.rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+    session.close();
+  });
+});
