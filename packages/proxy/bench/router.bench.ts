@@ -197,3 +197,59 @@ table(
     time: `${fmt((hostResults[i]?.meanNs ?? 0) / PER_CALL, 0)} ns`,
   })),
 );
+
+// Compile time: what a config update costs per route table (core swaps tables on update()).
+const compileSizes = smoke ? [100] : [100, 1000];
+// Each pattern is new to the regex cache on every call (a fresh prefix per call), as on a first
+// config; "regex, cached" recompiles the same table, as an update that keeps its routes does.
+let generation = 0;
+function fresh(n: number): model.RouteConfiguration {
+  const c = config('regex', n);
+  const g = generation++;
+  return {
+    ...c,
+    virtualHosts: c.virtualHosts.map((vh) => ({
+      ...vh,
+      routes: vh.routes.map((r) => ({
+        ...r,
+        match: { ...r.match, safeRegex: `/g${g}${r.match.safeRegex ?? ''}` },
+      })),
+    })),
+  };
+}
+const compileResults = await measure(
+  compileSizes.flatMap((n) => {
+    const prefixConfig = config('prefix', n);
+    const regexConfig = config('regex', n);
+    return [
+      {
+        name: `prefix ${n}`,
+        fn: () => {
+          consume(compileRouteTable(prefixConfig));
+        },
+      },
+      {
+        name: `regex ${n}`,
+        fn: () => {
+          consume(compileRouteTable(fresh(n)));
+        },
+      },
+      {
+        name: `regex cached ${n}`,
+        fn: () => {
+          consume(compileRouteTable(regexConfig));
+        },
+      },
+    ];
+  }),
+  1500,
+);
+table(
+  'compileRouteTable() (time per table, lower is better)',
+  compileSizes.map((n, i) => ({
+    routes: fmt(n),
+    'prefix routes': `${fmt((compileResults[3 * i]?.meanNs ?? 0) / 1e6, 2)} ms`,
+    'regex routes, new patterns': `${fmt((compileResults[3 * i + 1]?.meanNs ?? 0) / 1e6, 2)} ms`,
+    'regex routes, cached patterns': `${fmt((compileResults[3 * i + 2]?.meanNs ?? 0) / 1e6, 2)} ms`,
+  })),
+);

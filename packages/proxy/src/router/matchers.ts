@@ -9,11 +9,26 @@ import { configError } from './where.js';
 /** A compiled RE2 pattern (re2js: linear time). */
 export type Regex = Exclude<ReturnType<typeof compileRegex>, string>;
 
-/** Compiles an RE2 pattern or throws a `ConfigError` naming `where`. */
+/** Patterns compiled by earlier route tables: a config update recompiles only new patterns. */
+const compiled = new Map<string, Regex>();
+
+/** At most this many patterns are kept; the cache starts over when full. */
+const REGEX_CACHE_SIZE = 4096;
+
+/**
+ * Compiles an RE2 pattern or throws a `ConfigError` naming `where`. A compiled pattern holds no
+ * per-match state (each match gets its own matcher), so tables of successive config versions
+ * share it.
+ */
 export function regexOrThrow(pattern: string, where: string): Regex {
-  const compiled = compileRegex(pattern);
-  if (typeof compiled === 'string') throw configError(where, compiled);
-  return compiled;
+  let regex = compiled.get(pattern);
+  if (regex !== undefined) return regex;
+  const result = compileRegex(pattern);
+  if (typeof result === 'string') throw configError(where, result);
+  regex = result;
+  if (compiled.size >= REGEX_CACHE_SIZE) compiled.clear();
+  compiled.set(pattern, regex);
+  return regex;
 }
 
 const EXACT = 0;

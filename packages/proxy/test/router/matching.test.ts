@@ -75,6 +75,18 @@ describe('route matching: paths', () => {
     expect(matched(t, '/USERS/42')).toBe('rest');
   });
 
+  it('shares compiled patterns between tables (a config update recompiles only new ones)', () => {
+    const a = table(route({ name: 'a', match: { safeRegex: '/shared/[0-9]+' } }));
+    const b = table(
+      route({ name: 'b', match: { safeRegex: '/shared/[0-9]+' } }),
+      route({ name: 'c', match: { safeRegex: '/other' } }),
+    );
+    expect(matched(a, '/shared/1')).toBe('a');
+    expect(matched(b, '/shared/1')).toBe('b');
+    expect(matched(b, '/other')).toBe('c');
+    expect(matched(a, '/other')).toBeNull();
+  });
+
   it('matches a path-separated prefix only at a segment boundary', () => {
     const t = table(route({ name: 'sep', match: { pathSeparatedPrefix: '/api' } }), route({ name: 'rest' }));
     expect(matched(t, '/api')).toBe('sep');
