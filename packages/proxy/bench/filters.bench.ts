@@ -1,7 +1,9 @@
 // Per-request cost of the built-in filters' request hooks (and response hooks where they do
 // work), and the RBAC match cost at 10 and 100 policies. Each timed call runs 100 requests
-// through one filter on a reused context (reset between requests, the reset included), so the
-// harness's per-call cost is not billed to them; the table shows the time per request.
+// through one filter on a reused context (reset between requests: state and flags cleared, the
+// request headers copied afresh only for header_mutation, a fresh response head for the cases
+// that run response hooks), so the harness's per-call cost is not billed to them; the table shows
+// the time per request, and a first row without a filter.
 import type * as model from '@meshlet/xds';
 import {
   type HttpContext,
@@ -70,8 +72,11 @@ class BenchContext implements HttpContext {
     this.route = route;
   }
 
+  /** Set for filters that change request headers: each request then starts from a fresh copy. */
+  restoreHeaders = false;
+
   reset(): void {
-    this.request.headers = { ...this.#headers };
+    if (this.restoreHeaders) this.request.headers = { ...this.#headers };
     this.response = null;
     this.state.clear();
     this.replied = false;
@@ -131,8 +136,11 @@ function ctx(
   path = '/api/v1/orders/42?x=1',
   remote = '192.168.1.20',
   route: RouteEntry | null = null,
+  restoreHeaders = false,
 ): BenchContext {
-  return new BenchContext(path, plainHeaders, remote, route);
+  const c = new BenchContext(path, plainHeaders, remote, route);
+  c.restoreHeaders = restoreHeaders;
+  return c;
 }
 
 /** ALLOW policies each matching GET on one path prefix from one source range; the request matches the last one. */
@@ -181,6 +189,13 @@ const cors: model.CorsPolicy = {
 };
 
 const cases: Case[] = [
+  {
+    name: 'baseline: the loop and the context reset, no filter',
+    filter: { name: 'noop', configure: () => null },
+    config: null,
+    ctx: ctx(),
+    response: false,
+  },
   {
     name: 'fault: abort 0.1 % gated by a header matcher, not injected',
     filter: faultFilter,
@@ -251,7 +266,7 @@ const cases: Case[] = [
     response: false,
   },
   {
-    name: 'header_mutation: 2 request, 2 response mutations',
+    name: 'header_mutation: 2 request, 2 response mutations (with a copy of 4 request headers)',
     filter: headerMutationFilter,
     config: {
       type: 'header_mutation',
@@ -276,7 +291,7 @@ const cases: Case[] = [
         { remove: 'server' },
       ],
     } satisfies model.HeaderMutationConfig,
-    ctx: ctx(),
+    ctx: ctx(undefined, undefined, null, true),
     response: true,
   },
   {
@@ -285,13 +300,6 @@ const cases: Case[] = [
     config: { type: 'cors' } satisfies model.CorsConfig,
     ctx: ctx('/api', '192.168.1.20', routeWithCors(cors)),
     response: true,
-  },
-  {
-    name: 'baseline: context reset only',
-    filter: { name: 'noop', configure: () => null },
-    config: null,
-    ctx: ctx(),
-    response: false,
   },
 ];
 
