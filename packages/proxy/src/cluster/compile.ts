@@ -23,6 +23,34 @@ export interface CompiledHealthCheck {
   readonly unhealthyEdgeIntervalMs: number;
   readonly http: CompiledHttpCheck | undefined;
   readonly tcp: CompiledTcpCheck | undefined;
+  readonly grpc: CompiledGrpcCheck | undefined;
+}
+
+/** A gRPC health check (`grpc.health.v1.Health/Check` over HTTP/2): SERVING passes. */
+export interface CompiledGrpcCheck {
+  readonly headers: Readonly<Record<string, string>>;
+  /** The framed `HealthCheckRequest { service }`. */
+  readonly body: Buffer;
+}
+
+/** Frames `HealthCheckRequest { service = 1 }` as one uncompressed gRPC message. */
+function healthCheckRequest(service: string): Buffer {
+  const name = Buffer.from(service, 'utf8');
+  const field: number[] = [];
+  if (name.length > 0) {
+    field.push(0x0a);
+    for (let n = name.length; ; n >>>= 7) {
+      if (n < 0x80) {
+        field.push(n);
+        break;
+      }
+      field.push((n & 0x7f) | 0x80);
+    }
+  }
+  const message = Buffer.concat([Buffer.from(field), name]);
+  const frame = Buffer.alloc(5);
+  frame.writeUInt32BE(message.length, 1);
+  return Buffer.concat([frame, message]);
 }
 
 /** An HTTP health check: GET `path` with `headers`; a status in `expected` passes. */
@@ -89,7 +117,6 @@ function compileHealthCheck(
   if (checks.length > 1) fail(name, 'health_checks', 'at most one health check per cluster is supported');
   const hc = checks[0] as model.HealthCheck;
   const f = 'health_checks[0]';
-  if (hc.grpc !== undefined) fail(name, `${f}.grpc_health_check`, 'gRPC health checks are not supported');
   const timeoutMs = positiveMs(name, `${f}.timeout`, hc.timeoutMs);
   const intervalMs = positiveMs(name, `${f}.interval`, hc.intervalMs);
   const noTrafficIntervalMs = positiveMs(name, `${f}.no_traffic_interval`, hc.noTrafficIntervalMs);
@@ -118,7 +145,19 @@ function compileHealthCheck(
   }
   let http: CompiledHttpCheck | undefined;
   let tcp: CompiledTcpCheck | undefined;
-  if (hc.http !== undefined) {
+  let grpc: CompiledGrpcCheck | undefined;
+  if (hc.grpc !== undefined) {
+    grpc = {
+      headers: {
+        // Envoy's default authority is the cluster name.
+        host: hc.grpc.authority === '' ? name : hc.grpc.authority,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'user-agent': 'Envoy/HC',
+      },
+      body: healthCheckRequest(hc.grpc.serviceName),
+    };
+  } else if (hc.http !== undefined) {
     const h = hc.http;
     if (!h.path.startsWith('/'))
       fail(name, `${f}.http_health_check.path`, `must start with /, got ${JSON.stringify(h.path)}`);
@@ -170,7 +209,7 @@ function compileHealthCheck(
       .filter((b) => b.length > 0);
     tcp = { send, receive };
   } else {
-    fail(name, f, 'one of http_health_check, tcp_health_check is required');
+    fail(name, f, 'one of http_health_check, tcp_health_check, grpc_health_check is required');
   }
   return {
     timeoutMs,
@@ -184,6 +223,7 @@ function compileHealthCheck(
     unhealthyEdgeIntervalMs,
     http,
     tcp,
+    grpc,
   };
 }
 

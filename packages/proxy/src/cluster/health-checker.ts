@@ -20,8 +20,10 @@ export interface HealthCheckEvent {
   readonly outcome: HealthCheckOutcome;
   /** The host's active-health-check verdict after this check. */
   readonly healthy: boolean;
-  /** Whether this check changed the verdict. */
+  /** Whether this check changed the verdict (healthy, or degraded). */
   readonly changed: boolean;
+  /** The host answered healthy with `x-envoy-degraded` (Envoy's DEGRADED_ACTIVE_HC). */
+  readonly degraded: boolean;
   /** The HTTP status, if a response came. */
   readonly status: number | undefined;
 }
@@ -57,6 +59,8 @@ export class HostCheck extends TimerEntry {
   healthy: boolean;
   /** No check has completed yet (Envoy's PENDING_ACTIVE_HC): the first success is enough. */
   pending: boolean;
+  /** The last passing check said `x-envoy-degraded`. */
+  degraded = false;
   successes = 0;
   failures = 0;
   readonly #checker: HealthChecker;
@@ -96,6 +100,7 @@ export class HostCheck extends TimerEntry {
     const checker = this.#checker;
     checker.wheel.schedule(this.#timeout, checker.config.timeoutMs);
     if (checker.config.http !== undefined) this.#http(generation);
+    else if (checker.config.grpc !== undefined) this.#grpc(generation);
     else this.#tcp(generation);
   }
 
@@ -119,7 +124,39 @@ export class HostCheck extends TimerEntry {
         async (res) => {
           await res.body.dump().catch(() => undefined);
           const ok = expected(http.expected, res.statusCode);
-          this.#finish(generation, ok ? 'success' : 'active-failure', res.statusCode);
+          const degraded = res.headers['x-envoy-degraded'] !== undefined;
+          this.#finish(generation, ok ? 'success' : 'active-failure', res.statusCode, degraded);
+        },
+        () => {
+          this.#finish(generation, 'failure', undefined);
+        },
+      );
+  }
+
+  #grpc(generation: number): void {
+    const checker = this.#checker;
+    const grpc = checker.config.grpc;
+    if (grpc === undefined) return;
+    const abort = new AbortController();
+    this.#abort = abort;
+    this.#client ??= checker.createClient(this.host.address, this.port);
+    this.#client
+      .request({
+        method: 'POST',
+        path: GRPC_HEALTH_PATH,
+        headers: grpc.headers,
+        body: grpc.body,
+        signal: abort.signal,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      })
+      .then(
+        async (res) => {
+          const body = Buffer.from(await res.body.arrayBuffer());
+          // grpc-status comes in trailers, or in the headers of a trailers-only response.
+          const status = res.trailers['grpc-status'] ?? res.headers['grpc-status'];
+          const serving = res.statusCode === 200 && status === '0' && servingStatus(body) === SERVING;
+          this.#finish(generation, serving ? 'success' : 'active-failure', res.statusCode);
         },
         () => {
           this.#finish(generation, 'failure', undefined);
@@ -167,7 +204,12 @@ export class HostCheck extends TimerEntry {
     this.#socket = null;
   }
 
-  #finish(generation: number, outcome: HealthCheckOutcome, status: number | undefined): void {
+  #finish(
+    generation: number,
+    outcome: HealthCheckOutcome,
+    status: number | undefined,
+    degraded = false,
+  ): void {
     if (generation !== this.#generation || !this.#running || this.#removed) return;
     this.#running = false;
     this.#abort = null;
@@ -200,10 +242,16 @@ export class HostCheck extends TimerEntry {
       }
     }
     this.pending = false;
+    let degradedChanged = false;
+    if (outcome === 'success' && degraded !== this.degraded) {
+      this.degraded = degraded;
+      degradedChanged = this.healthy;
+    }
     checker.owner.onHealthCheck(this.host, {
       outcome,
       healthy: this.healthy,
-      changed: transition === Transition.Changed,
+      changed: transition === Transition.Changed || degradedChanged,
+      degraded: this.degraded,
       status,
     });
     if (this.removed) return; // the owner may have removed the host
@@ -222,6 +270,46 @@ export class HostCheck extends TimerEntry {
     this.#client = null;
     return client === null ? Promise.resolve() : client.destroy().catch(() => undefined);
   }
+}
+
+const GRPC_HEALTH_PATH = '/grpc.health.v1.Health/Check';
+/** `HealthCheckResponse.ServingStatus.SERVING`. */
+const SERVING = 1;
+
+/**
+ * The `status` (field 1, a varint) of a framed `HealthCheckResponse`; 0 (UNKNOWN) when the
+ * message is absent, compressed or malformed, so that such a reply fails the check.
+ */
+export function servingStatus(frame: Buffer): number {
+  if (frame.length < 5 || frame[0] !== 0) return 0;
+  const end = 5 + frame.readUInt32BE(1);
+  if (end > frame.length) return 0;
+  let status = 0;
+  let i = 5;
+  while (i < end) {
+    const tag = frame[i++] as number;
+    const wire = tag & 7;
+    let value = 0;
+    if (wire === 0) {
+      for (let shift = 0; i < end && shift < 35; shift += 7) {
+        const b = frame[i++] as number;
+        value |= (b & 0x7f) << shift;
+        if (b < 0x80) break;
+      }
+      if (tag >>> 3 === 1) status = value;
+    } else if (wire === 2) {
+      let length = 0;
+      for (let shift = 0; i < end && shift < 35; shift += 7) {
+        const b = frame[i++] as number;
+        length |= (b & 0x7f) << shift;
+        if (b < 0x80) break;
+      }
+      i += length;
+    } else {
+      return 0; // no other wire type in a HealthCheckResponse
+    }
+  }
+  return status;
 }
 
 function expected(ranges: readonly number[], status: number): boolean {
@@ -310,7 +398,7 @@ export class HealthChecker {
   createClient(address: string, port: number): Dispatcher {
     const pool = this.#pool;
     const tls = pool.tls;
-    const h2 = this.config.http?.http2 === true;
+    const h2 = this.config.http?.http2 === true || this.config.grpc !== undefined;
     return new Client(originOf(address, port, tls !== undefined), {
       pipelining: 1,
       connectTimeout: this.config.timeoutMs,
@@ -322,6 +410,7 @@ export class HealthChecker {
       ...(tls !== undefined
         ? {
             connect: {
+              ...(h2 ? { preferH2: true } : {}),
               rejectUnauthorized: tls.rejectUnauthorized,
               checkServerIdentity: tls.checkServerIdentity,
               ...(tls.ca !== undefined ? { ca: tls.ca } : {}),

@@ -196,7 +196,12 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> implement
 
   /** @internal A health check ended: apply its verdict to the balancer. */
   onHealthCheck(host: Host, event: HealthCheckEvent): void {
-    if (event.changed) this.loadBalancer.setHealth(host, event.healthy ? 'healthy' : 'unhealthy');
+    if (event.changed) {
+      this.loadBalancer.setHealth(
+        host,
+        !event.healthy ? 'unhealthy' : event.degraded ? 'degraded' : 'healthy',
+      );
+    }
     // Envoy's successful_active_health_check_uneject_host (default true).
     if (event.outcome === 'success' && this.outlierDetector?.isEjected(host) === true) {
       this.outlierDetector.unejectHost(host);
@@ -279,7 +284,11 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> implement
       this.#entries.delete(host);
       this.outlierDetector?.removeHost(host);
       if (this.healthChecker) this.#track(this.healthChecker.remove(host));
-      if (entry) this.#track(entry.pools.close());
+      if (entry !== undefined) {
+        // A pool never used has nothing to wait for.
+        if (entry.pools.used) this.#track(entry.pools.close());
+        else void entry.pools.close();
+      }
     }
     const checker = this.healthChecker;
     for (const host of change.added) {
@@ -336,7 +345,10 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> implement
       this.#dns?.close();
       this.outlierDetector?.close();
       if (this.healthChecker) this.#track(this.healthChecker.close());
-      for (const entry of this.#entries.values()) this.#track(entry.pools.close());
+      for (const entry of this.#entries.values()) {
+        if (entry.pools.used) this.#track(entry.pools.close());
+        else void entry.pools.close();
+      }
     }
     while (this.#closing.size > 0) await Promise.all([...this.#closing]);
   }

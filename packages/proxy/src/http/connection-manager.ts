@@ -191,6 +191,7 @@ export class HttpConnectionManager {
     const headers = request.headers;
     stripHopByHop(headers, upgrade);
     const config = this.config;
+    if (config.normalizePath || config.mergeSlashes) request.path = normalizedPath(request.path, config);
     const peer = connection.remoteAddress;
     const xff = headers['x-forwarded-for'];
     info.downstreamRemoteAddress = trustedClientAddress(
@@ -234,6 +235,23 @@ export class HttpConnectionManager {
   streamDone(_stream: HttpStream): void {
     this.activeStreams--;
   }
+}
+
+/**
+ * `normalize_path` (RFC 3986 dot segments removed, as WHATWG URL parsing does) and
+ * `merge_slashes`, on the path without its query.
+ */
+export function normalizedPath(
+  path: string,
+  config: { normalizePath: boolean; mergeSlashes: boolean },
+): string {
+  if (path.charCodeAt(0) !== 47 /* '/' */) return path;
+  const q = path.indexOf('?');
+  let p = q === -1 ? path : path.slice(0, q);
+  const query = q === -1 ? '' : path.slice(q);
+  if (config.mergeSlashes) p = p.replace(/\/{2,}/g, '/');
+  if (config.normalizePath) p = new URL(p, 'http://normalize.invalid').pathname;
+  return p + query;
 }
 
 function rejectH1(res: ServerResponse, status: number): void {

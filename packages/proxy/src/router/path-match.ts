@@ -6,6 +6,7 @@ import type * as model from '@meshlet/xds';
 import type { MatchInput, RequestHead } from '../types.js';
 import type { Regex } from './matchers.js';
 import { parseQuery, regexOrThrow } from './matchers.js';
+import type { IndexKey } from './route-index.js';
 import { configError } from './where.js';
 
 export const PREFIX = 0;
@@ -182,6 +183,12 @@ export class PathMatch {
         );
     }
     this.value = this.caseSensitive ? value : value.toLowerCase();
+  }
+
+  /** The literal text every path this matcher takes starts with, for the route index. */
+  indexKey(): IndexKey {
+    if (this.kind === REGEX) return { literal: this.regexPrefix, lowerCase: false };
+    return { literal: this.value, lowerCase: !this.caseSensitive };
   }
 
   matches(state: MatchState): boolean {

@@ -17,6 +17,7 @@ import { HeaderMatch, QueryMatch, headerValue } from './matchers.js';
 import type { MatchState } from './path-match.js';
 import { PathMatch } from './path-match.js';
 import { Redirect } from './redirect.js';
+import type { IndexKey } from './route-index.js';
 import { Choice, RouteActionImpl, fraction } from './route-action.js';
 import { at, configError, indexed } from './where.js';
 
@@ -111,6 +112,11 @@ export class RouteEntryImpl implements RouteEntry {
       perFilter.set(key, route.typedPerFilterConfig[key] as model.FilterConfigOverride);
     this.perFilterConfig = perFilter;
     this.cors = corsOverride(route.typedPerFilterConfig) ?? inherited.cors;
+  }
+
+  /** The literal prefix of the paths this route takes, for the route index. */
+  indexKey(): IndexKey {
+    return this.path.indexKey();
   }
 
   /** Whether this route takes the request of `state`. Cheapest checks first. */

@@ -8,10 +8,12 @@
 //                                           │ miss
 //                                           ▼
 //                                   the `*` virtual host, or no route
+import { ConfigError } from '@meshlet/errors';
 import type * as model from '@meshlet/xds';
 import type { MatchInput, RequestHead, RouteEntry, RouteTable } from '../types.js';
 import { CompiledHeaderChanges } from './header-changes.js';
 import { MatchState } from './path-match.js';
+import { RouteIndex } from './route-index.js';
 import { portStart } from './redirect.js';
 import { RetryPolicyImpl } from './retry-policy.js';
 import type { BodyOptions, Inherited } from './route-entry.js';
@@ -24,6 +26,12 @@ export interface RouteTableOptions {
   readonly readFile?: (path: string) => Buffer;
   /** Largest direct response body, bytes (Envoy's `max_direct_response_body_size_bytes`). Default 4096. */
   readonly maxDirectResponseBodyBytes?: number;
+  /**
+   * A virtual host with this many routes or more matches through an index of the routes' literal
+   * path prefixes instead of trying each route (same result, fewer routes tried). Default 16;
+   * `Infinity` never indexes.
+   */
+  readonly indexMinRoutes?: number;
 }
 
 /** Envoy's default `max_direct_response_body_size_bytes`. */
@@ -35,19 +43,45 @@ class CompiledVirtualHost {
   readonly routes: readonly RouteEntryImpl[];
   readonly requireTls: number;
   readonly tlsRedirect: RouteEntryImpl | null;
+  /** Built for long route lists only: below {@link INDEX_MIN_ROUTES} a scan is as fast. */
+  readonly index: RouteIndex | null;
 
   constructor(
     name: string,
     routes: readonly RouteEntryImpl[],
     requireTls: number,
     tlsRedirect: RouteEntryImpl | null,
+    indexMinRoutes: number,
   ) {
     this.name = name;
     this.routes = routes;
     this.requireTls = requireTls;
     this.tlsRedirect = tlsRedirect;
+    this.index = routes.length >= indexMinRoutes ? new RouteIndex(routes.map((r) => r.indexKey())) : null;
+  }
+
+  /** The first route that takes the request of `state`, or `null`. */
+  firstMatch(state: MatchState): RouteEntryImpl | null {
+    const routes = this.routes;
+    const index = this.index;
+    if (index !== null) {
+      const n = index.candidates(state);
+      if (n >= 0) {
+        const candidates = index.scratch;
+        for (let k = 0; k < n; k++) {
+          const route = routes[candidates[k] as number] as RouteEntryImpl;
+          if (route.matches(state)) return route;
+        }
+        return null;
+      }
+    }
+    for (const route of routes) if (route.matches(state)) return route;
+    return null;
   }
 }
+
+/** Route lists this long or longer get a {@link RouteIndex}. */
+export const INDEX_MIN_ROUTES = 16;
 
 const TLS_NONE = 0;
 const TLS_EXTERNAL_ONLY = 1;
@@ -121,7 +155,15 @@ export class CompiledRouteTable implements RouteTable {
           );
         names.set(vh.name, i);
       }
-      const host = compileVirtualHost(vh, globalChanges, globalPerFilter, globalCors, body, vp);
+      const host = compileVirtualHost(
+        vh,
+        globalChanges,
+        globalPerFilter,
+        globalCors,
+        body,
+        options.indexMinRoutes ?? INDEX_MIN_ROUTES,
+        vp,
+      );
       if (vh.domains.length === 0)
         throw configError(at(vp, 'domains'), 'a virtual host needs at least one domain');
       vh.domains.forEach((raw, j) => {
@@ -171,13 +213,7 @@ export class CompiledRouteTable implements RouteTable {
     }
     const state = this.state;
     state.reset(input);
-    let found: RouteEntryImpl | null = null;
-    for (const route of host.routes) {
-      if (route.matches(state)) {
-        found = route;
-        break;
-      }
-    }
+    const found = host.firstMatch(state);
     state.release(NO_INPUT);
     return found;
   }
@@ -219,6 +255,7 @@ function compileVirtualHost(
   globalPerFilter: ReadonlyMap<string, model.FilterConfigOverride>,
   globalCors: model.CorsPolicy | undefined,
   body: BodyOptions,
+  indexMinRoutes: number,
   where: string,
 ): CompiledVirtualHost {
   const own = new CompiledHeaderChanges(vh, where);
@@ -261,7 +298,7 @@ function compileVirtualHost(
           body,
           at(where, 'require_tls'),
         );
-  return new CompiledVirtualHost(vh.name, routes, requireTls, tlsRedirect);
+  return new CompiledVirtualHost(vh.name, routes, requireTls, tlsRedirect, indexMinRoutes);
 }
 
 /**
@@ -280,5 +317,18 @@ export function compileRouteTable(
   config: model.RouteConfiguration,
   options?: RouteTableOptions,
 ): CompiledRouteTable {
-  return new CompiledRouteTable(config, options);
+  try {
+    return new CompiledRouteTable(config, options);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // A hand-written config that is not the model's shape (a missing list, a wrong type) fails
+    // somewhere inside; it is still bad input, reported as such.
+    const name =
+      typeof config === 'object' && (config as unknown) !== null ? JSON.stringify(config.name) : '';
+    throw configError(
+      `route_config ${name}`,
+      `not a valid RouteConfiguration (${err instanceof Error ? err.message : String(err)})`,
+      err,
+    );
+  }
 }

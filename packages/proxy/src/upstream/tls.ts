@@ -108,8 +108,7 @@ export function compileUpstreamTls(cluster: string, tls: model.UpstreamTls): Ups
     ca,
     cert,
     key,
-    // A SAN matcher without a CA still needs the chain checked? Envoy rejects that config;
-    // here SAN matching alone runs with the system CAs.
+    // With SAN matchers but no trusted_ca, the chain is verified against Node's default CAs.
     rejectUnauthorized: validation !== undefined,
     checkServerIdentity,
   };

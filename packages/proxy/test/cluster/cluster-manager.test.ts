@@ -252,7 +252,14 @@ describe('cluster manager: update()', () => {
               interval: '1s',
               unhealthy_threshold: 1,
               healthy_threshold: 1,
-              grpc_health_check: {},
+              tcp_health_check: {},
+            },
+            {
+              timeout: '1s',
+              interval: '1s',
+              unhealthy_threshold: 1,
+              healthy_threshold: 1,
+              tcp_health_check: {},
             },
           ],
         }),
@@ -294,6 +301,66 @@ describe('cluster manager: update()', () => {
     expect(api.pick({})).toBeNull();
   });
 });
+
+describe('cluster manager: lifecycle', () => {
+  it('serves a host that left between pick() and dispatcher() with a one-off pool that closes after its request', async () => {
+    const a = await server('a');
+    const b = await server('b');
+    const m = manager();
+    m.update(clusters(staticCluster('web', [a.port, b.port])), NO_ENDPOINTS);
+    const web = must(m.get('web'));
+    const gone = must(web.loadBalancer.get(`127.0.0.1:${b.port}`));
+    m.update(clusters(staticCluster('web', [a.port])), NO_ENDPOINTS);
+    const d = web.dispatcher(gone, 'http1');
+    const res = await d.request({ method: 'GET', path: '/' });
+    expect(await res.body.text()).toBe('b');
+    await web.close(); // waits for what it is closing, the one-off pool included
+    expect(d).toHaveProperty('closed', true);
+  });
+
+  it('close() stops every health check, DNS refresh and outlier sweep, and closes the pools', async () => {
+    const a = await server('a');
+    const m = createClusterManager({
+      resolver: { lookup: () => Promise.resolve([{ address: '127.0.0.1', family: 4 }]) },
+    });
+    m.update(
+      clusters(
+        staticCluster('web', [a.port], {
+          outlier_detection: {},
+          health_checks: [
+            {
+              timeout: '1s',
+              interval: '1s',
+              unhealthy_threshold: 1,
+              healthy_threshold: 1,
+              tcp_health_check: {},
+            },
+          ],
+        }),
+        cluster({
+          name: 'dns',
+          type: 'STRICT_DNS',
+          load_assignment: {
+            cluster_name: 'dns',
+            endpoints: [{ lb_endpoints: [endpoint('a.test', a.port)] }],
+          },
+        }),
+      ),
+      NO_ENDPOINTS,
+    );
+    const web = must(m.get('web'));
+    const pool = web.dispatcher(must(web.loadBalancer.hosts[0]), 'http1');
+    expect(m.wheel.size).toBeGreaterThan(0);
+    await m.close();
+    expect(m.wheel.size).toBe(0);
+    expect(pool).toHaveProperty('closed', true);
+    expect(() => {
+      m.update(NO_CLUSTERS, NO_ENDPOINTS);
+    }).toThrow(ConfigError);
+  });
+});
+
+const NO_CLUSTERS = clusters();
 
 function assignmentOf(name: string, address: string): Record<string, unknown> {
   return { cluster_name: name, endpoints: [{ lb_endpoints: [endpoint(address, 80)] }] };

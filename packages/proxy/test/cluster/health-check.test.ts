@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { createServer as createH2cServer } from 'node:http2';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -31,14 +32,14 @@ const NO_PANIC = { common_lb_config: { healthy_panic_threshold: { value: 0 } } }
 
 /** A health endpoint whose status the test sets; records the last check's headers. */
 async function healthServer(): Promise<
-  TestServer & { status: number; headers: IncomingHttpHeaders; hang: boolean }
+  TestServer & { status: number; headers: IncomingHttpHeaders; hang: boolean; degraded: boolean }
 > {
-  const state = { status: 200, headers: {} as IncomingHttpHeaders, hang: false };
+  const state = { status: 200, headers: {} as IncomingHttpHeaders, hang: false, degraded: false };
   const s = await httpServer((req, res) => {
     req.resume();
     state.headers = req.headers;
     if (state.hang) return;
-    res.writeHead(state.status).end();
+    res.writeHead(state.status, state.degraded ? { 'x-envoy-degraded': '1' } : {}).end();
   });
   cleanup.push(() => s.close());
   return withAccessors(s, {
@@ -53,6 +54,12 @@ async function healthServer(): Promise<
     },
     get hang() {
       return state.hang;
+    },
+    get degraded() {
+      return state.degraded;
+    },
+    set degraded(v: boolean) {
+      state.degraded = v;
     },
     set hang(v: boolean) {
       state.hang = v;
@@ -134,6 +141,16 @@ describe('active HTTP health checks', () => {
     r = await check(time, web, 5_000);
     expect(r.event).toMatchObject({ outcome: 'success', healthy: true, changed: true });
     expect(web.pick({})).toBe(host);
+
+    // x-envoy-degraded: healthy but degraded (Envoy's DEGRADED_ACTIVE_HC), and back.
+    server.degraded = true;
+    r = await check(time, web, 5_000);
+    expect(r.event).toMatchObject({ outcome: 'success', healthy: true, degraded: true, changed: true });
+    expect(host.health).toBe('degraded');
+    server.degraded = false;
+    r = await check(time, web, 5_000);
+    expect(r.event).toMatchObject({ outcome: 'success', healthy: true, degraded: false, changed: true });
+    expect(host.health).toBe('healthy');
   });
 
   it('uses the interval once the cluster has traffic, and counts timeouts toward the unhealthy threshold', async () => {
@@ -189,6 +206,47 @@ describe('active HTTP health checks', () => {
     const rebuilt = must(m.get('web'));
     expect(rebuilt).not.toBe(web);
     expect(rebuilt.pick({})).not.toBeNull();
+  });
+});
+
+describe('active HTTP/2 health checks', () => {
+  it('checks over h2c when codec_client_type is HTTP2', async () => {
+    const versions: string[] = [];
+    const server = createH2cServer((req, res) => {
+      versions.push(req.httpVersion);
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => {
+            resolve();
+          });
+        }),
+    );
+    const time = new FakeTime();
+    const m = manager(time);
+    m.update(
+      clusters(
+        staticCluster('h2', [(server.address() as AddressInfo).port], {
+          health_checks: [
+            {
+              timeout: '1s',
+              interval: '1s',
+              unhealthy_threshold: 1,
+              healthy_threshold: 1,
+              http_health_check: { path: '/healthz', codec_client_type: 'HTTP2' },
+            },
+          ],
+        }),
+      ),
+      NO_ENDPOINTS,
+    );
+    const r = await check(time, must(m.get('h2')), 10);
+    expect(r.event).toMatchObject({ outcome: 'success', healthy: true });
+    expect(versions).toEqual(['2.0']);
+    await m.close(); // closes the checker's HTTP/2 session, so the server can close
   });
 });
 

@@ -49,6 +49,8 @@ export interface RequestOptions {
   route?: RouteEntry | null;
   isGrpc?: boolean;
   body?: Buffer;
+  /** The trusted client address (from x-forwarded-for), as the connection manager sets it. */
+  downstreamRemoteAddress?: string;
 }
 
 let nextConnectionId = 1;
@@ -69,7 +71,8 @@ export function connection(overrides: Partial<ConnectionInfo> = {}): ConnectionI
   };
 }
 
-class TestStreamInfo implements StreamInfo {
+/** Stream info; `downstreamRemoteAddress` is what the connection manager derives from x-forwarded-for. */
+export class TestStreamInfo implements StreamInfo {
   readonly startTime = 0;
   readonly startTimeUnixMs = 0;
   readonly responseFlags = new Set<ResponseFlag>();
@@ -80,6 +83,7 @@ class TestStreamInfo implements StreamInfo {
   bytesReceived = 0;
   bytesSent = 0;
   endTime = 0;
+  downstreamRemoteAddress?: string;
 }
 
 /** A complete HttpContext over an in-memory request. */
@@ -92,7 +96,7 @@ export class TestContext implements HttpContext {
   readonly isGrpc: boolean;
   route: RouteEntry | null;
   readonly state = new Map<string | symbol, unknown>();
-  readonly info: StreamInfo = new TestStreamInfo();
+  readonly info: TestStreamInfo = new TestStreamInfo();
   aborted = false;
   replied = false;
   /** The body of the local reply, if any. */
@@ -112,6 +116,8 @@ export class TestContext implements HttpContext {
     this.route = options.route ?? null;
     this.isGrpc = options.isGrpc ?? false;
     this.#body = options.body ?? Buffer.alloc(0);
+    if (options.downstreamRemoteAddress !== undefined)
+      this.info.downstreamRemoteAddress = options.downstreamRemoteAddress;
   }
 
   clearRouteCache(): void {

@@ -124,6 +124,10 @@ describe('header mutation filter', () => {
         { type: 'header_mutation', requestMutations: [append('x', 'a\r\nb: c')], responseMutations: [] },
       ],
       [
+        'requestMutations[0].append.header.value',
+        { type: 'header_mutation', requestMutations: [append('x', 'price: 5 €')], responseMutations: [] },
+      ],
+      [
         'requestMutations[0].append.appendAction',
         {
           type: 'header_mutation',

@@ -165,6 +165,8 @@ describe('local rate limit filter', () => {
     expect(s.config.perConnection?.size).toBe(MAX_CONNECTION_LIMITERS);
     // Evicted: a fresh bucket.
     expect(await statuses(s, 1, () => new TestContext({ connection: first }))).toEqual([200]);
+    s.filter.destroy?.(s.config);
+    expect(s.config.perConnection?.size).toBe(0);
   });
 
   it('descriptors put in ctx.state by an earlier filter use their own buckets', async () => {

@@ -204,15 +204,40 @@ describe('rbac filter', () => {
     const allowFrom = (p: RbacPrincipal) =>
       rbac({ rules: { action: 'ALLOW', policies: { p: policy([{ any: true }], [p]) } } });
 
-    it('sourceIp, directRemoteIp and remoteIp use the peer address, IPv4-mapped included', async () => {
-      for (const key of ['sourceIp', 'directRemoteIp', 'remoteIp'] as const) {
+    it('sourceIp and directRemoteIp use the peer address, IPv4-mapped included', async () => {
+      for (const key of ['sourceIp', 'directRemoteIp'] as const) {
         const p = allowFrom({ [key]: { addressPrefix: '127.0.0.1', prefixLen: 32 } });
         expect(await status(p, { connection: { remoteAddress: '::ffff:127.0.0.1' } }), key).toBe(200);
         expect(await status(p, { connection: { remoteAddress: '127.0.0.2' } }), key).toBe(403);
+        // x-forwarded-for does not fool them.
+        expect(
+          await status(p, {
+            connection: { remoteAddress: '10.0.0.9' },
+            downstreamRemoteAddress: '127.0.0.1',
+          }),
+          key,
+        ).toBe(403);
       }
       const v6 = allowFrom({ directRemoteIp: { addressPrefix: '2001:db8::', prefixLen: 32 } });
       expect(await status(v6, { connection: { remoteAddress: '2001:db8:1::7' } })).toBe(200);
       expect(await status(v6, { connection: { remoteAddress: '2001:db9::7' } })).toBe(403);
+    });
+
+    it('remoteIp uses the client address the connection manager trusts, else the peer', async () => {
+      const p = allowFrom({ remoteIp: { addressPrefix: '203.0.113.0', prefixLen: 24 } });
+      expect(
+        await status(p, {
+          connection: { remoteAddress: '10.0.0.9' },
+          downstreamRemoteAddress: '203.0.113.7',
+        }),
+      ).toBe(200);
+      expect(
+        await status(p, {
+          connection: { remoteAddress: '203.0.113.7' },
+          downstreamRemoteAddress: '10.0.0.9',
+        }),
+      ).toBe(403);
+      expect(await status(p, { connection: { remoteAddress: '203.0.113.7' } })).toBe(200);
     });
 
     it('authenticated: any TLS connection; a principal name never matches (no peer certificate yet)', async () => {

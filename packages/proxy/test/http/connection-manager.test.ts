@@ -270,3 +270,57 @@ describe('connection manager over HTTP/2 cleartext (prior knowledge)', () => {
     expect(flags & http2.constants.NGHTTP2_FLAG_END_STREAM).toBeTruthy();
   });
 });
+
+describe('path normalization', () => {
+  it('removes dot segments and merges slashes when configured, before routing', async () => {
+    harness = await startHarness({ hcm: { normalizePath: true, mergeSlashes: true } });
+    const socket = net.connect(harness.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    socket.write('GET //a/./b/../c//d?x=/../y HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+    await once(socket, 'close');
+    const echo = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as Echo;
+    expect(echo.path).toBe('/a/c/d?x=/../y');
+  });
+
+  it('leaves the path alone by default', async () => {
+    harness = await startHarness({});
+    const socket = net.connect(harness.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    socket.write('GET //a/./b HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+    await once(socket, 'close');
+    expect((JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as Echo).path).toBe('//a/./b');
+  });
+});
+
+describe('HTTP/2 drain', () => {
+  it('sends GOAWAY and lets the stream in flight finish', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const waiter = defineHttpFilter({
+      name: 'waiter',
+      configure: () => ({}),
+      onRequest: () => gate,
+    });
+    harness = await startHarness({ filters: [waiter], hcm: { httpFilters: [customFilter('w', 'waiter')] } });
+    const session = http2.connect(`http://127.0.0.1:${harness.port}`);
+    const goaway = once(session, 'goaway');
+    const stream = session.request({ ':path': '/slow' });
+    stream.end();
+    let data = '';
+    stream.on('data', (d: Buffer) => (data += d.toString()));
+    await once(session, 'remoteSettings');
+    while (harness.listener.current.chains[0]?.manager.activeStreams !== 1)
+      await new Promise((r) => setImmediate(r));
+    const drained = harness.listener.drain(5000);
+    await goaway;
+    release();
+    await once(stream, 'end');
+    expect((JSON.parse(data) as Echo).path).toBe('/slow');
+    await drained;
+    expect(harness.listener.connections).toBe(0);
+  });
+});

@@ -160,6 +160,9 @@ describe('rewrites', () => {
     );
     // Empty matches as RE2 finds them: not right after the previous match.
     expect(rewritten({ regexRewrite: { pattern: 'x*', substitution: '-' } }, {}, '/ab').path).toBe('-/-a-b-');
+    expect(rewritten({ regexRewrite: { pattern: 'a*', substitution: '-' } }, {}, '/baaac').path).toBe(
+      '-/-b-c-',
+    );
     // No match: the path is unchanged (Envoy still records the original).
     expect(rewritten({ regexRewrite: { pattern: 'zzz', substitution: 'y' } }, {}, '/a').path).toBe('/a');
   });

@@ -355,6 +355,18 @@ describe('config errors', () => {
     expect(compile).toThrow(message);
   });
 
+  it('reports a config that is not the model shape as a ConfigError', () => {
+    const broken = {
+      name: 'hand-written',
+      virtualHosts: [{ name: 'v', domains: ['*'] }],
+    } as unknown as model.RouteConfiguration;
+    expect(() => compileRouteTable(broken)).toThrow(ConfigError);
+    expect(() => compileRouteTable(broken)).toThrow(
+      /^route_config "hand-written": not a valid RouteConfiguration/,
+    );
+    expect(() => compileRouteTable(null as unknown as model.RouteConfiguration)).toThrow(ConfigError);
+  });
+
   it('applies the body limit and file reader from the options', () => {
     const config = routeConfig({
       virtualHosts: [

@@ -328,6 +328,30 @@ describe('route matching: query parameters, gRPC, runtime fraction', () => {
   });
 });
 
+describe('match() is pure', () => {
+  it('changes nothing in the request it matches, and tables of one config are independent', () => {
+    const config = routeConfig({
+      virtualHosts: [
+        vhost({
+          routes: [
+            route({
+              name: 'q',
+              match: { prefix: '/a', queryParameters: [{ name: 'x', presentMatch: true }] },
+            }),
+          ],
+        }),
+      ],
+    });
+    const a = compileRouteTable(config);
+    const b = compileRouteTable(config);
+    const i = input({ path: '/a?x=1', authority: 'Example.COM:80', headers: { 'x-y': ['1', '2'] } });
+    const before = JSON.stringify(i.request);
+    expect(a.match(i)?.name).toBe('q');
+    expect(b.match(i)).not.toBe(a.match(i));
+    expect(JSON.stringify(i.request)).toBe(before);
+  });
+});
+
 describe('route actions are exclusive', () => {
   it('a route forwards, redirects or answers', () => {
     const t = table(
@@ -405,5 +429,82 @@ describe('regex literal prefix (a prefilter before the regex runs)', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('route index (long route lists)', () => {
+  const seg = fc.stringMatching(/^[aAbB/]{0,4}$/);
+  const matcher = fc.oneof(
+    seg.map((s) => ({ prefix: `/${s}` })),
+    seg.map((s) => ({ path: `/${s}` })),
+    fc.stringMatching(/^[ab]{1,3}$/).map((s) => ({ pathSeparatedPrefix: `/${s}` })),
+    fc
+      .array(fc.constantFrom('/', 'a', 'B', '[ab]', 'a*', '(a|b)', '.*', '\\d', 'b+'), {
+        minLength: 1,
+        maxLength: 5,
+      })
+      .map((atoms) => ({ safeRegex: atoms.join('') })),
+  );
+  const routeArb = fc.record({
+    m: matcher,
+    caseSensitive: fc.boolean(),
+    header: fc.boolean(),
+  });
+
+  it('takes the same route as trying every route in order (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(routeArb, { minLength: 1, maxLength: 40 }),
+        fc.array(fc.tuple(fc.stringMatching(/^[aAbB/1]{0,8}$/), fc.boolean(), fc.boolean()), {
+          minLength: 1,
+          maxLength: 10,
+        }),
+        (specs, requests) => {
+          const routes = specs.map((s, i) =>
+            route({
+              name: String(i),
+              match: {
+                ...s.m,
+                caseSensitive: s.caseSensitive,
+                headers: s.header ? [headerMatcher({ name: 'x-h', presentMatch: true })] : [],
+              },
+            }),
+          );
+          const config = routeConfig({ virtualHosts: [vhost({ routes })] });
+          const indexed = compileRouteTable(config, { indexMinRoutes: 0 });
+          const linear = compileRouteTable(config, { indexMinRoutes: Infinity });
+          for (const [p, query, h] of requests) {
+            const x = input({ path: `/${p}${query ? '?q=/a' : ''}`, headers: h ? { 'x-h': '1' } : {} });
+            expect(indexed.match(x)?.name).toBe(linear.match(x)?.name);
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('falls back to trying every route when too many are candidates', () => {
+    const routes = Array.from({ length: 100 }, (_, i) =>
+      route({
+        name: String(i),
+        match: {
+          prefix: '/',
+          headers: [headerMatcher({ name: 'x-n', stringMatch: { exact: String(i), ignoreCase: false } })],
+        },
+      }),
+    );
+    const t = compileRouteTable(routeConfig({ virtualHosts: [vhost({ routes })] }));
+    expect(t.match(input({ headers: { 'x-n': '99' } }))?.name).toBe('99');
+    expect(t.match(input({ headers: { 'x-n': '100' } }))).toBeNull();
+  });
+
+  it('indexes 1000 prefix routes', () => {
+    const routes = Array.from({ length: 1000 }, (_, i) =>
+      route({ name: String(i), match: { prefix: `/svc${i}/` } }),
+    );
+    const t = compileRouteTable(routeConfig({ virtualHosts: [vhost({ routes })] }));
+    expect(t.match(input({ path: '/svc999/x' }))?.name).toBe('999');
+    expect(t.match(input({ path: '/svc10/x' }))?.name).toBe('10');
+    expect(t.match(input({ path: '/svc1000/x' }))).toBeNull();
   });
 });

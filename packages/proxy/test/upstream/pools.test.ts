@@ -6,6 +6,7 @@ import { createSecureServer, createServer as createH2cServer } from 'node:http2'
 import type { Http2Server, Http2ServerRequest, Http2ServerResponse, Http2SecureServer } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClusterManager } from '../../src/cluster/index.js';
@@ -212,5 +213,58 @@ describe('TLS upstream', () => {
     const answers = await Promise.all(Array.from({ length: 5 }, () => send(c)));
     expect(new Set(answers)).toEqual(new Set(['2.0 upstream.test']));
     expect(connections()).toBe(1);
+  });
+});
+
+describe('HTTP/1.1 pools', () => {
+  function protocolOptions(common: Record<string, unknown>): Record<string, unknown> {
+    return {
+      typed_extension_protocol_options: {
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+          '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+          common_http_protocol_options: common,
+          explicit_http_config: { http_protocol_options: {} },
+        },
+      },
+    };
+  }
+
+  it('closes a connection idle for common_http_protocol_options.idle_timeout', async () => {
+    const { server, port } = await listen(createHttpServer(describeRequest));
+    server.keepAliveTimeout = 0; // the server never closes an idle connection: only the pool can
+    const m = manager();
+    m.update(
+      clusters(staticCluster('idle', [port], protocolOptions({ idle_timeout: '0.05s' }))),
+      NO_ENDPOINTS,
+    );
+    const closed = new Promise<void>((resolve) => {
+      server.once('connection', (socket: Socket) => {
+        socket.once('close', () => {
+          resolve();
+        });
+      });
+    });
+    expect(await send(must(m.get('idle')))).toBe('1.1 -');
+    await closed; // the pool closed it, idle: the test would time out otherwise
+  });
+
+  it('serves at most max_requests_per_connection requests on one connection', async () => {
+    const perSocket = new Map<Socket, number>();
+    const { port } = await listen(
+      createHttpServer((req, res) => {
+        perSocket.set(req.socket, (perSocket.get(req.socket) ?? 0) + 1);
+        describeRequest(req, res);
+      }),
+    );
+    const m = manager();
+    m.update(
+      clusters(staticCluster('short', [port], protocolOptions({ max_requests_per_connection: 2 }))),
+      NO_ENDPOINTS,
+    );
+    const c = must(m.get('short'));
+    for (let i = 0; i < 6; i++) await send(c);
+    expect([...perSocket.values()].reduce((a, b) => a + b, 0)).toBe(6);
+    expect(Math.max(...perSocket.values())).toBeLessThanOrEqual(2);
+    expect(perSocket.size).toBeGreaterThanOrEqual(3);
   });
 });

@@ -5,6 +5,7 @@ import type { CorsPolicy } from '@meshlet/xds';
 import type { FilterEnvironment, HeaderMap, HttpContext, HttpFilter } from '../../types.js';
 import { ConfigReader } from '../config-reader.js';
 import { joinedHeader } from '../header-matcher.js';
+import { isSafeHeaderValue } from '../header-mutation/header-ops.js';
 import { type CompiledStringMatcher, compileStringMatcher } from '../string-matcher.js';
 
 /** A CorsPolicy compiled: origin matchers built once. */
@@ -54,7 +55,8 @@ export class CompiledCorsPolicy {
 
 function headerText(reader: ConfigReader, value: unknown, field: string): string {
   const s = reader.string(value, field, '');
-  if (/[\r\n\0]/.test(s)) throw reader.error(field, 'must not contain CR, LF or NUL');
+  if (!isSafeHeaderValue(s))
+    throw reader.error(field, 'may hold only tab, visible ASCII, space and bytes 0x80-0xff');
   return s;
 }
 

@@ -19,8 +19,17 @@ const ACTIONS: Readonly<Record<string, number>> = {
 
 // RFC 9110 token characters; names are kept lower-case as in every HeaderMap.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-// No CR, LF or NUL in a value (they would split or end the header).
-const UNSAFE_VALUE = /[\r\n\0]/;
+/**
+ * What a header value may hold, as node:http checks it when the head is written (tab, visible
+ * ASCII, space, obs-text): anything else would throw there, on the data plane, so it is a config
+ * error here.
+ */
+const SAFE_HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Whether node:http would accept `value` as a header value. */
+export function isSafeHeaderValue(value: string): boolean {
+  return SAFE_HEADER_VALUE.test(value);
+}
 
 /** One compiled header operation. */
 export class HeaderOp {
@@ -60,7 +69,12 @@ export function compileHeaderValueOption(
   const header = reader.object(o.header, `${field}.header`);
   const name = headerName(reader, header.key, `${field}.header.key`);
   const value = reader.string(header.value, `${field}.header.value`, '');
-  if (UNSAFE_VALUE.test(value)) throw reader.error(`${field}.header.value`, 'must not contain CR, LF or NUL');
+  if (!isSafeHeaderValue(value)) {
+    throw reader.error(
+      `${field}.header.value`,
+      'may hold only tab, visible ASCII, space and bytes 0x80-0xff',
+    );
+  }
   const actionName = reader.string(o.appendAction, `${field}.appendAction`, 'APPEND_IF_EXISTS_OR_ADD');
   const kind = ACTIONS[actionName];
   if (kind === undefined) {

@@ -207,6 +207,10 @@ export const localRateLimitFilter: HttpFilter<LocalRateLimitFilterConfig> = {
     if (c.replyHeaders.length > 0) applyHeaderOps(headers, c.replyHeaders);
     ctx.reply(c.status, LOCAL_RATE_LIMITED_BODY, headers);
   },
+  destroy(c: LocalRateLimitFilterConfig): void {
+    // The config version is retired: let the per-connection buckets go now.
+    c.perConnection?.clear();
+  },
   onResponse(ctx: HttpContext, c: LocalRateLimitFilterConfig): void {
     if (!c.xRateLimitHeaders || ctx.response === null) return;
     const d = ctx.state.get(c.key) as LocalRateLimitDecision | undefined;

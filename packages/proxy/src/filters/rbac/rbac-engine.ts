@@ -114,6 +114,17 @@ class RemoteIpRule implements RbacMatcher {
   }
 }
 
+/** `remote_ip`: the client address the connection manager trusts (x-forwarded-for's trusted hops), else the peer. */
+class TrustedClientIpRule implements RbacMatcher {
+  readonly range: CidrRange;
+  constructor(range: CidrRange) {
+    this.range = range;
+  }
+  matches(ctx: HttpContext): boolean {
+    return this.range.contains(parseIp(ctx.info.downstreamRemoteAddress ?? ctx.connection.remoteAddress));
+  }
+}
+
 class LocalIpRule implements RbacMatcher {
   readonly range: CidrRange;
   constructor(range: CidrRange) {
@@ -245,12 +256,12 @@ class RbacCompiler {
         compileStringMatcher(this.reader, a.principalName, `${here}.principalName`);
         return new NeverMatcher();
       }
-      // The downstream peer for all three: `remoteIp` would be the client address from
-      // x-forwarded-for's trusted hops, which the connection manager does not pass on yet.
+      // The downstream peer (no PROXY protocol here, so `sourceIp` is the peer too).
       case 'sourceIp':
       case 'directRemoteIp':
-      case 'remoteIp':
         return new RemoteIpRule(this.#cidr(v, here));
+      case 'remoteIp':
+        return new TrustedClientIpRule(this.#cidr(v, here));
       case 'header':
         return new HeaderRule(new CompiledHeaderMatcher(this.reader, v, here));
       case 'urlPath':
