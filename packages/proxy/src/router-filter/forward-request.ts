@@ -398,9 +398,10 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
       this.filter.wheel.schedule(this.#idleTimer, action.idleTimeoutMs);
     }
     if (action.mirrors.length > 0 && upgrade === null) this.#drawMirrors(action);
-    // Envoy starts the route timeout once the downstream request is complete.
-    if (complete) this.onRequestEnd();
     this.#attempt();
+    // Envoy starts the route timeout once the downstream request is complete; mirrors go after
+    // the main request, and not at all when it could not be sent (no host, overflow).
+    if (complete) this.onRequestEnd();
   }
 
   // ── attempts ──────────────────────────────────────────────────────────────────────────────
