@@ -83,6 +83,32 @@ describe('HTTP/2', () => {
     expect(a.requests[0]?.headers.host).toBe(`127.0.0.1:${proxy.address('ingress')?.port}`);
   });
 
+  it('streams an HTTP/2 request body to an HTTP/1.1 upstream', async () => {
+    const sink = await namedUpstream('sink', (req, res) => {
+      let n = 0;
+      req.on('data', (d: Buffer) => (n += d.length));
+      req.on('end', () => res.end(`got ${n}`));
+    });
+    cleanups.push(sink.close);
+    const proxy = await start(
+      gateway({
+        routes: [route('r', { route: routeAction('sink') })],
+        clusters: [cluster('sink', [sink.port])],
+      }),
+    );
+    const session = http2.connect(origin(proxy));
+    cleanups.push(() => {
+      session.close();
+    });
+    const stream = session.request({ ':method': 'POST', ':path': '/upload' });
+    for (let i = 0; i < 16; i++) stream.write(Buffer.alloc(64 * 1024, i));
+    stream.end();
+    let body = '';
+    stream.on('data', (d: Buffer) => (body += d.toString()));
+    await once(stream, 'end');
+    expect(body).toBe(`got ${16 * 64 * 1024}`);
+  });
+
   it('serves only HTTP/2 on an HTTP2 cleartext listener', async () => {
     const a = await upstream('a');
     const proxy = await start(
@@ -229,6 +255,28 @@ describe('WebSocket', () => {
     expect(replies[2]).toHaveLength(100_000);
     ws.close();
     await once(ws, 'close');
+  });
+
+  it('lets a route enable the upgrade the connection manager does not', async () => {
+    const port = await echoServer();
+    const proxy = await start(
+      gateway({
+        routes: [
+          route('r', {
+            route: routeAction('ws', { upgradeConfigs: [{ upgradeType: 'websocket', enabled: true }] }),
+          }),
+        ],
+        clusters: [cluster('ws', [port])],
+      }),
+    );
+    const ws = new WebSocket(`ws://127.0.0.1:${proxy.address('ingress')?.port}/chat`);
+    cleanups.push(() => {
+      ws.terminate();
+    });
+    await once(ws, 'open');
+    ws.send('ping');
+    const [data] = (await once(ws, 'message')) as [Buffer];
+    expect(data.toString()).toBe('ping');
   });
 
   it('refuses the upgrade with 403 when no upgrade config allows it', async () => {
