@@ -352,3 +352,27 @@ describe('stream idle timeout', () => {
     session.close();
   });
 });
+
+describe('connection and request timeouts', () => {
+  it('closes a kept-alive HTTP/1 connection idle for idleTimeoutMs', async () => {
+    harness = await startHarness({ limits: { idleTimeoutMs: 200 } });
+    const socket = net.connect(harness.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    socket.write('GET / HTTP/1.1\r\nhost: a\r\n\r\n');
+    await once(socket, 'close');
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  it('answers 408 when the whole request does not arrive within requestTimeoutMs', async () => {
+    harness = await startHarness({ limits: { requestTimeoutMs: 300, headersTimeoutMs: 300 } });
+    const socket = net.connect(harness.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    socket.write('POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 100\r\n\r\nonly part of the body');
+    await once(socket, 'close');
+    expect(text).toMatch(/HTTP\/1\.1 408/);
+  });
+});
