@@ -82,7 +82,6 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
   private readonly wheel: TimerWheel;
   private readonly options: ProxyOptions;
   private readonly running = new Map<string, ProxyListener>();
-  private compiled = new Map<string, CompiledListener>();
   private reuse: Reuse = { routeTables: new Map(), routerFilters: new Map() };
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
   private readonly draining = new Set<Promise<void>>();
@@ -263,7 +262,6 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
         );
       }
     }
-    this.compiled = compiled;
     this.emit('updated', this.version);
   }
 
