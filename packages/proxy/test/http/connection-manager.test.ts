@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { defineHttpFilter } from '../../src/index.js';
 import type { HttpContext } from '../../src/types.js';
 import { customFilter } from '../e2e/helpers.js';
-import { startHarness, type Harness } from './harness.js';
+import { EchoRouter, startHarness, type Harness } from './harness.js';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -374,5 +374,34 @@ describe('connection and request timeouts', () => {
     socket.write('POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 100\r\n\r\nonly part of the body');
     await once(socket, 'close');
     expect(text).toMatch(/HTTP\/1\.1 408/);
+  });
+});
+
+describe('sync hooks', () => {
+  it('run the whole chain and reach the router in the same tick: no promise for sync work', async () => {
+    const marks: string[] = [];
+    const sync = defineHttpFilter({
+      name: 'sync',
+      configure: () => ({}),
+      onRequest() {
+        queueMicrotask(() => marks.push('microtask'));
+        marks.push('filter');
+      },
+    });
+    const echo = new EchoRouter();
+    const router = {
+      handle(stream: Parameters<EchoRouter['handle']>[0]) {
+        marks.push('router');
+        echo.handle(stream);
+      },
+    };
+    harness = await startHarness({
+      filters: [sync],
+      router,
+      hcm: { httpFilters: [customFilter('a', 'sync'), customFilter('b', 'sync')] },
+    });
+    const res = await request(`http://127.0.0.1:${harness.port}/`);
+    await res.body.dump();
+    expect(marks).toEqual(['filter', 'filter', 'router', 'microtask', 'microtask']);
   });
 });
