@@ -92,6 +92,7 @@ function limitsOf(hcm: model.HttpConnectionManager): ServerLimits {
     idleTimeoutMs: common.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     streamIdleTimeoutMs: hcm.streamIdleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
     maxHeadersCount: common.maxHeadersCount ?? DEFAULT_MAX_HEADERS_COUNT,
+    maxRequestsPerConnection: common.maxRequestsPerConnection ?? 0,
     maxConcurrentStreams: hcm.http2ProtocolOptions?.maxConcurrentStreams,
     initialStreamWindowSize: hcm.http2ProtocolOptions?.initialStreamWindowSize,
     initialConnectionWindowSize: hcm.http2ProtocolOptions?.initialConnectionWindowSize,

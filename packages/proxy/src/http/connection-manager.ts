@@ -51,6 +51,8 @@ export class HttpConnectionManager {
   readonly env: ConnectionManagerEnv;
   readonly serverName: string;
   readonly maxHeadersCount: number;
+  /** HTTP/1 requests a connection serves before it is closed; 0 = unlimited. */
+  readonly maxRequestsPerConnection: number;
   /** Streams begun and not yet complete. */
   activeStreams = 0;
   private readonly upgrades: ReadonlyMap<string, boolean>;
@@ -67,6 +69,7 @@ export class HttpConnectionManager {
     this.maxHeadersCount =
       parts.config.commonHttpProtocolOptions.maxHeadersCount ?? DEFAULT_MAX_HEADERS_COUNT;
     this.underscores = parts.config.commonHttpProtocolOptions.headersWithUnderscoresAction;
+    this.maxRequestsPerConnection = parts.config.commonHttpProtocolOptions.maxRequestsPerConnection ?? 0;
     const upgrades = new Map<string, boolean>();
     for (const u of parts.config.upgradeConfigs) upgrades.set(u.upgradeType.toLowerCase(), u.enabled);
     this.upgrades = upgrades;
@@ -74,6 +77,7 @@ export class HttpConnectionManager {
 
   /** An HTTP/1 request from node:http. */
   handleH1(req: IncomingMessage, res: ServerResponse, downstream: DownstreamConnection): void {
+    downstream.requests++;
     if (req.rawHeaders.length / 2 > this.maxHeadersCount) {
       rejectH1(res, 431);
       return;

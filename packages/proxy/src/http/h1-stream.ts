@@ -58,7 +58,10 @@ export class H1Stream extends HttpStream {
   }
 
   protected writeHead(head: ResponseHead): void {
-    const extra = this.downstream.owner.draining ? ['connection', 'close'] : [];
+    const limit = this.manager.maxRequestsPerConnection;
+    const last = this.downstream.owner.draining || (limit > 0 && this.downstream.requests >= limit);
+    // `Connection: close` makes node close the socket once this response is out.
+    const extra = last ? ['connection', 'close'] : [];
     this.chunked = head.headers['content-length'] === undefined;
     this.res.writeHead(head.status, this.flatHeaders(head.headers, extra));
   }

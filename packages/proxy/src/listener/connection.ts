@@ -52,6 +52,8 @@ export class DownstreamConnection {
   /** The config version `manager` belongs to. */
   version = -1;
   manager: HttpConnectionManager | null = null;
+  /** HTTP/1 requests begun on this connection. */
+  requests = 0;
 
   constructor(info: ConnectionInfoImpl, owner: ConnectionOwner) {
     this.info = info;

@@ -18,6 +18,8 @@ export interface ServerLimits {
   readonly streamIdleTimeoutMs: number;
   /** `commonHttpProtocolOptions.maxHeadersCount`. */
   readonly maxHeadersCount: number;
+  /** `commonHttpProtocolOptions.maxRequestsPerConnection` (HTTP/1: then `Connection: close`); 0 = unlimited. */
+  readonly maxRequestsPerConnection: number;
   readonly maxConcurrentStreams: number | undefined;
   readonly initialStreamWindowSize: number | undefined;
   readonly initialConnectionWindowSize: number | undefined;

@@ -319,6 +319,8 @@ export class ProxyListener implements ConnectionOwner {
       connectionsCheckingInterval: checkingInterval(limits),
       requireHostHeader: true,
     });
+    // node closes the connection after this many requests (the last response says so).
+    server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
     // One more than allowed, so a request over the limit is seen (and answered 431) rather than
     // silently truncated by node.
     server.maxHeadersCount = limits.maxHeadersCount + 1;

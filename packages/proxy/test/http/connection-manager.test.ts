@@ -405,3 +405,22 @@ describe('sync hooks', () => {
     expect(marks).toEqual(['filter', 'filter', 'router', 'microtask', 'microtask']);
   });
 });
+
+describe('max requests per connection', () => {
+  it('closes an HTTP/1 connection after maxRequestsPerConnection requests', async () => {
+    harness = await startHarness({
+      hcm: {
+        commonHttpProtocolOptions: { headersWithUnderscoresAction: 'ALLOW', maxRequestsPerConnection: 2 },
+      },
+      limits: { maxRequestsPerConnection: 2 },
+    });
+    const socket = net.connect(harness.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString()));
+    socket.write('GET /1 HTTP/1.1\r\nhost: a\r\n\r\nGET /2 HTTP/1.1\r\nhost: a\r\n\r\n');
+    await once(socket, 'close');
+    expect(text.match(/HTTP\/1\.1 200/g)).toHaveLength(2);
+    expect(text).toMatch(/connection: close/i);
+  });
+});

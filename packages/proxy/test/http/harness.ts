@@ -72,6 +72,7 @@ export const defaultLimits: ServerLimits = {
   idleTimeoutMs: 60_000,
   streamIdleTimeoutMs: 300_000,
   maxHeadersCount: 100,
+  maxRequestsPerConnection: 0,
   maxConcurrentStreams: undefined,
   initialStreamWindowSize: undefined,
   initialConnectionWindowSize: undefined,
