@@ -1,1 +1,12 @@
+// @meshlet/proxy: listeners → connection manager → filter chain → router → clusters → upstreams.
 export type * from './types.js';
+export { createProxy, HttpProxy } from './proxy.js';
+export type { ProxyEvents, ProxyOptions } from './proxy.js';
+export { snapshotOfBootstrap } from './config/snapshot.js';
+export { defineHttpFilter } from './filters/define-http-filter.js';
+export { httpToGrpcStatus } from './http/local-reply.js';
+export { ConfigError, InvalidArgumentError, MeshletError } from './errors.js';
+export * from './filters/index.js';
+export * from './router/index.js';
+export * from './router-filter/index.js';
+export * from './cluster/index.js';

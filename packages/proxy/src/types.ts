@@ -62,7 +62,8 @@ export interface ConnectionInfo {
  * connection termination, `UR` upstream reset, `LR` local reset, `DC` downstream connection
  * termination, `RL` rate limited, `DI` delay injected, `FI` fault injected, `UAEX`
  * unauthorized (RBAC), `DPE` downstream protocol error, `UPE` upstream protocol error, `SI`
- * stream idle timeout, `UMSDR` upstream max stream duration reached.
+ * stream idle timeout, `UMSDR` upstream max stream duration reached, `NC` no cluster found (the
+ * route names a cluster that does not exist).
  */
 export type ResponseFlag =
   | 'UH'
@@ -82,7 +83,8 @@ export type ResponseFlag =
   | 'DPE'
   | 'UPE'
   | 'SI'
-  | 'UMSDR';
+  | 'UMSDR'
+  | 'NC';
 
 /** What happened to a stream, filled in as it goes: the source of access logs and stats. */
 export interface StreamInfo {
@@ -103,6 +105,11 @@ export interface StreamInfo {
   bytesSent: number;
   /** `performance.now()` when the stream ended (response finished or reset). */
   endTime: number;
+  /**
+   * The client address the connection manager trusts (Envoy's downstream remote address): the
+   * peer, or an `x-forwarded-for` entry per `useRemoteAddress` and `xffNumTrustedHops`.
+   */
+  readonly downstreamRemoteAddress?: string;
 }
 
 // ── filters ──────────────────────────────────────────────────────────────────────────────────
@@ -243,6 +250,11 @@ export interface CompiledRouteAction {
   readonly grpcTimeoutHeaderMaxMs: number | undefined;
   /** Upgrade types enabled on this route (lower-case, e.g. `websocket`), on top of the connection manager's. */
   readonly upgrades: ReadonlyMap<string, boolean>;
+  /**
+   * `auto_host_rewrite`: the router filter sets the upstream request's authority to the chosen
+   * host's hostname (`rewrite` cannot, the host is not picked yet). Absent means false.
+   */
+  readonly autoHostRewrite?: boolean;
 }
 
 /** A matched route, compiled. */
@@ -259,10 +271,18 @@ export interface RouteEntry {
   readonly perFilterConfig: ReadonlyMap<string, model.FilterConfigOverride>;
   /** The CORS policy in effect: the route's, else the virtual host's. */
   readonly cors: model.CorsPolicy | undefined;
-  /** Request header changes (route, then virtual host, then route configuration, as Envoy orders them). */
-  applyRequestHeaders(request: RequestHead, choice: ClusterChoice | null): void;
-  /** Response header changes, same order. */
-  applyResponseHeaders(response: ResponseHead, choice: ClusterChoice | null): void;
+  /**
+   * Request header changes (route, then virtual host, then route configuration, as Envoy orders
+   * them). `connection` feeds `%DOWNSTREAM_...%` values; without it they format as empty.
+   */
+  applyRequestHeaders(request: RequestHead, choice: ClusterChoice | null, connection?: ConnectionInfo): void;
+  /** Response header changes, same order; `request` feeds `%REQ(...)%` values, `connection` `%DOWNSTREAM_...%`. */
+  applyResponseHeaders(
+    response: ResponseHead,
+    choice: ClusterChoice | null,
+    request?: RequestHead,
+    connection?: ConnectionInfo,
+  ): void;
 }
 
 // ── clusters ─────────────────────────────────────────────────────────────────────────────────

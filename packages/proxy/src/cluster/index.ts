@@ -1,0 +1,10 @@
+export { createClusterManager, DefaultClusterManager } from './cluster-manager.js';
+export type { ClusterManagerOptions } from './cluster-manager.js';
+export { ManagedCluster } from './managed-cluster.js';
+export type { ClusterEnvironment, ManagedClusterEvents } from './managed-cluster.js';
+export { HealthChecker, HostCheck } from './health-checker.js';
+export type { HealthCheckEvent, HealthCheckOutcome } from './health-checker.js';
+export { systemResolver } from './dns.js';
+export type { DnsResolver, ResolvedAddress } from './dns.js';
+export { HostPools } from '../upstream/host-pools.js';
+export type { PoolSettings } from '../upstream/host-pools.js';

@@ -1,0 +1,270 @@
+// The HTTP connection manager (Envoy's HCM) of one filter chain and config version: it turns a
+// node:http request or node:http2 stream into an HttpStream, applies the connection manager's
+// header rules, matches the route, runs the filter chain and hands the stream to the router filter.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type * as model from '@meshlet/xds';
+import type { FilterChainPlan } from '../filters/chain.js';
+import type { DownstreamConnection, ConnectionInfoImpl } from '../listener/connection.js';
+import type { HeaderMap, RouteTable, RouterFilter } from '../types.js';
+import { H1Stream, H1UpgradeStream } from './h1-stream.js';
+import { H2Stream } from './h2-stream.js';
+import { isHopByHop, stripHopByHop, trustedClientAddress } from './headers.js';
+import { RequestHeadImpl, type StreamInfoImpl } from './stream-info.js';
+import type { HttpStream } from './stream.js';
+
+/** Clock, randomness, ids and error reporting for streams. */
+export interface ConnectionManagerEnv {
+  /** Monotonic milliseconds. */
+  readonly now: () => number;
+  /** Milliseconds since the epoch. */
+  readonly wallNow: () => number;
+  /** A float in [0, 1). */
+  readonly random: () => number;
+  /** A new `x-request-id`. */
+  readonly requestId: () => string;
+  /** A filter or the router failed: the stream got a 500 or a reset; this reports why. */
+  readonly onError: (error: unknown, where: string) => void;
+}
+
+/** Envoy's default `max_headers_count`. */
+export const DEFAULT_MAX_HEADERS_COUNT = 100;
+
+/** The parts of a connection manager, compiled by the config layer. */
+export interface ConnectionManagerParts {
+  readonly name: string;
+  readonly config: model.HttpConnectionManager;
+  readonly routeTable: RouteTable;
+  readonly plan: FilterChainPlan;
+  readonly router: RouterFilter;
+  readonly env: ConnectionManagerEnv;
+}
+
+/** One connection manager: a filter chain's HTTP handling for one config version. */
+export class HttpConnectionManager {
+  readonly name: string;
+  readonly config: model.HttpConnectionManager;
+  readonly routeTable: RouteTable;
+  readonly plan: FilterChainPlan;
+  readonly router: RouterFilter;
+  readonly env: ConnectionManagerEnv;
+  readonly serverName: string;
+  readonly maxHeadersCount: number;
+  /** HTTP/1 requests a connection serves before it is closed; 0 = unlimited. */
+  readonly maxRequestsPerConnection: number;
+  /** Streams begun and not yet complete. */
+  activeStreams = 0;
+  private readonly upgrades: ReadonlyMap<string, boolean>;
+  private readonly underscores: 'ALLOW' | 'REJECT_REQUEST' | 'DROP_HEADER';
+
+  constructor(parts: ConnectionManagerParts) {
+    this.name = parts.name;
+    this.config = parts.config;
+    this.routeTable = parts.routeTable;
+    this.plan = parts.plan;
+    this.router = parts.router;
+    this.env = parts.env;
+    this.serverName = parts.config.serverName;
+    this.maxHeadersCount =
+      parts.config.commonHttpProtocolOptions.maxHeadersCount ?? DEFAULT_MAX_HEADERS_COUNT;
+    this.underscores = parts.config.commonHttpProtocolOptions.headersWithUnderscoresAction;
+    this.maxRequestsPerConnection = parts.config.commonHttpProtocolOptions.maxRequestsPerConnection ?? 0;
+    const upgrades = new Map<string, boolean>();
+    for (const u of parts.config.upgradeConfigs) upgrades.set(u.upgradeType.toLowerCase(), u.enabled);
+    this.upgrades = upgrades;
+  }
+
+  /** An HTTP/1 request from node:http. */
+  handleH1(req: IncomingMessage, res: ServerResponse, downstream: DownstreamConnection): void {
+    downstream.requests++;
+    if (req.rawHeaders.length / 2 > this.maxHeadersCount) {
+      rejectH1(res, 431);
+      return;
+    }
+    const request = this.h1Request(req, downstream.info);
+    if (request === null) {
+      rejectH1(res, 400);
+      return;
+    }
+    const headers = req.headers;
+    const length = headers['content-length'];
+    const hasBody = length !== undefined ? length !== '0' : headers['transfer-encoding'] !== undefined;
+    const stream = new H1Stream(this, downstream, req, res, request, hasBody);
+    this.begin(stream);
+  }
+
+  /** An HTTP/1.1 `Upgrade` request from node:http's `upgrade` event. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, downstream: DownstreamConnection): void {
+    if (req.rawHeaders.length / 2 > this.maxHeadersCount) {
+      socket.end(
+        'HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n',
+      );
+      return;
+    }
+    const request = this.h1Request(req, downstream.info);
+    if (request === null) {
+      socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    this.begin(new H1UpgradeStream(this, downstream, req, socket, head, request));
+  }
+
+  /** An HTTP/2 stream from node:http2. */
+  handleH2(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, connection: ConnectionInfoImpl): void {
+    const map: HeaderMap = {};
+    let count = 0;
+    for (const name in headers) {
+      if (name.charCodeAt(0) === 58 /* ':' */) continue;
+      map[name] = headers[name];
+      count++;
+    }
+    if (count > this.maxHeadersCount) {
+      rejectH2(stream, 431);
+      return;
+    }
+    const method = headers[':method'];
+    const path = headers[':path'];
+    const authority = headers[':authority'] ?? headers.host;
+    if (
+      typeof method !== 'string' ||
+      typeof authority !== 'string' ||
+      (typeof path !== 'string' && method !== 'CONNECT')
+    ) {
+      rejectH2(stream, 400);
+      return;
+    }
+    if (map.host !== undefined) delete map.host;
+    const scheme = connection.tls ? 'https' : 'http';
+    const request = new RequestHeadImpl(method, scheme, authority, path ?? '', map);
+    this.begin(new H2Stream(this, connection, stream, request));
+  }
+
+  private h1Request(req: IncomingMessage, connection: ConnectionInfoImpl): RequestHeadImpl | null {
+    const headers = req.headers;
+    let authority = headers.host;
+    let path = req.url ?? '/';
+    if (path.charCodeAt(0) !== 47 /* '/' */ && path !== '*') {
+      // Absolute form (`GET http://host/path`): the authority comes from the target.
+      const match = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(path);
+      if (match === null) return null;
+      authority = match[1];
+      path = match[2] === '' ? '/' : (match[2] as string);
+    }
+    if (authority === undefined) return null;
+    delete headers.host;
+    return new RequestHeadImpl(
+      req.method ?? 'GET',
+      connection.tls ? 'https' : 'http',
+      authority,
+      path,
+      headers,
+    );
+  }
+
+  private begin(stream: HttpStream): void {
+    this.activeStreams++;
+    if (this.underscores !== 'ALLOW' && this.rejectsUnderscores(stream.request.headers)) {
+      stream.info.responseCodeDetails = 'http1.unexpected_underscore';
+      stream.reply(400);
+      return;
+    }
+    stream.start();
+  }
+
+  /** `headersWithUnderscoresAction`: true to reject the request; drops the headers otherwise. */
+  private rejectsUnderscores(headers: HeaderMap): boolean {
+    for (const name in headers) {
+      if (!name.includes('_')) continue;
+      if (this.underscores === 'REJECT_REQUEST') return true;
+      Reflect.deleteProperty(headers, name);
+    }
+    return false;
+  }
+
+  /**
+   * The connection manager's header rules on a new request, in place: hop-by-hop headers out,
+   * x-forwarded-for / x-forwarded-proto, x-request-id. Returns the request id.
+   */
+  prepareRequest(
+    request: RequestHeadImpl,
+    connection: ConnectionInfoImpl,
+    info: StreamInfoImpl,
+    upgrade: boolean,
+  ): string {
+    const headers = request.headers;
+    stripHopByHop(headers, upgrade);
+    const config = this.config;
+    if (config.normalizePath || config.mergeSlashes) request.path = normalizedPath(request.path, config);
+    const peer = connection.remoteAddress;
+    const xff = headers['x-forwarded-for'];
+    info.downstreamRemoteAddress = trustedClientAddress(
+      xff,
+      peer,
+      config.useRemoteAddress,
+      config.xffNumTrustedHops,
+    );
+    if (config.useRemoteAddress) {
+      headers['x-forwarded-for'] =
+        xff === undefined ? peer : `${typeof xff === 'string' ? xff : xff.join(', ')}, ${peer}`;
+      headers['x-forwarded-proto'] = request.scheme;
+    } else {
+      const xfp = headers['x-forwarded-proto'];
+      if (xfp === 'http' || xfp === 'https') request.scheme = xfp;
+      else headers['x-forwarded-proto'] = request.scheme;
+    }
+    const id = headers['x-request-id'];
+    if (typeof id === 'string' && id !== '') return id;
+    if (!config.generateRequestId) return '';
+    const generated = this.env.requestId();
+    headers['x-request-id'] = generated;
+    return generated;
+  }
+
+  /** Whether the upgrade a stream asks for is enabled on its route, else on this connection manager. */
+  upgradeAllowed(stream: HttpStream): boolean {
+    const type = stream.request.headers.upgrade;
+    if (typeof type !== 'string') return false;
+    const name = type.toLowerCase();
+    const onRoute = stream.route?.action?.upgrades.get(name);
+    return onRoute ?? this.upgrades.get(name) ?? false;
+  }
+
+  /** Response headers never sent downstream: hop-by-hop ones. */
+  isHopByHopResponseHeader(name: string): boolean {
+    return isHopByHop(name);
+  }
+
+  /** A stream completed. */
+  streamDone(_stream: HttpStream): void {
+    this.activeStreams--;
+  }
+}
+
+/**
+ * `normalize_path` (RFC 3986 dot segments removed, as WHATWG URL parsing does) and
+ * `merge_slashes`, on the path without its query.
+ */
+export function normalizedPath(
+  path: string,
+  config: { normalizePath: boolean; mergeSlashes: boolean },
+): string {
+  if (path.charCodeAt(0) !== 47 /* '/' */) return path;
+  const q = path.indexOf('?');
+  let p = q === -1 ? path : path.slice(0, q);
+  const query = q === -1 ? '' : path.slice(q);
+  if (config.mergeSlashes) p = p.replace(/\/{2,}/g, '/');
+  if (config.normalizePath) p = new URL(p, 'http://normalize.invalid').pathname;
+  return p + query;
+}
+
+function rejectH1(res: ServerResponse, status: number): void {
+  res.shouldKeepAlive = false;
+  res.writeHead(status, ['content-length', '0', 'connection', 'close']);
+  res.end();
+}
+
+function rejectH2(stream: ServerHttp2Stream, status: number): void {
+  if (stream.destroyed) return;
+  stream.respond({ ':status': status, 'content-length': '0' }, { endStream: true });
+}

@@ -1,0 +1,86 @@
+// Header rules of the connection manager: hop-by-hop headers (RFC 9110 §7.6.1) never cross the
+// proxy; x-forwarded-for / x-forwarded-proto follow Envoy's `use_remote_address` and
+// `xff_num_trusted_hops`.
+import type { HeaderMap } from '../types.js';
+
+/** Connection-specific headers, dropped in both directions (HTTP/2 forbids them outright). */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'http2-settings',
+]);
+
+/** Whether `name` (lower-case) is a hop-by-hop header. */
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name);
+}
+
+function joined(value: string | string[]): string {
+  return typeof value === 'string' ? value : value.join(',');
+}
+
+/**
+ * Removes hop-by-hop headers in place: the fixed list, and the headers the `Connection` header
+ * names. `te` survives as `trailers` when the client asked for trailers (gRPC needs it); `upgrade`
+ * survives when `keepUpgrade` (an upgrade the route allows).
+ */
+export function stripHopByHop(headers: HeaderMap, keepUpgrade: boolean): void {
+  const connection = headers.connection;
+  if (connection !== undefined) {
+    for (const token of joined(connection).split(',')) {
+      const name = token.trim().toLowerCase();
+      // Never let Connection remove end-to-end headers the proxy itself relies on.
+      if (name === '' || name === 'host' || name.startsWith(':')) continue;
+      if (keepUpgrade && name === 'upgrade') continue;
+      if (headers[name] !== undefined) Reflect.deleteProperty(headers, name);
+    }
+    delete headers.connection;
+  }
+  if (headers['keep-alive'] !== undefined) delete headers['keep-alive'];
+  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection'];
+  if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
+  if (headers['http2-settings'] !== undefined) delete headers['http2-settings'];
+  const te = headers.te;
+  if (te !== undefined) {
+    if (/(?:^|,)\s*trailers\s*(?:;|,|$)/i.test(joined(te))) headers.te = 'trailers';
+    else delete headers.te;
+  }
+  if (!keepUpgrade && headers.upgrade !== undefined) delete headers.upgrade;
+}
+
+/** Parses an `x-forwarded-for` value into addresses, left to right. */
+export function parseXff(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const out: string[] = [];
+  for (const part of joined(value).split(',')) {
+    const address = part.trim();
+    if (address !== '') out.push(address);
+  }
+  return out;
+}
+
+/**
+ * The trusted client address, as Envoy computes it: with `useRemoteAddress` the peer unless
+ * `trustedHops` > 0 (then the `trustedHops`-th address from the right of the incoming XFF);
+ * without it, the (`trustedHops` + 1)-th from the right. The peer when XFF is too short.
+ */
+export function trustedClientAddress(
+  xff: string | string[] | undefined,
+  peer: string,
+  useRemoteAddress: boolean,
+  trustedHops: number,
+): string {
+  if (useRemoteAddress && trustedHops === 0) return peer;
+  const list = parseXff(xff);
+  const index = list.length - (useRemoteAddress ? trustedHops : trustedHops + 1);
+  return index >= 0 && index < list.length ? (list[index] as string) : peer;
+}
+
+/** An IPv4-mapped IPv6 address as its IPv4 form (`::ffff:127.0.0.1` → `127.0.0.1`). */
+export function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

@@ -1,0 +1,56 @@
+import type { ResponseFlag, StreamInfo } from '../types.js';
+
+/** The `StreamInfo` of one stream: fixed shape, filled as the stream goes. */
+export class StreamInfoImpl implements StreamInfo {
+  readonly startTime: number;
+  readonly startTimeUnixMs: number;
+  readonly responseFlags = new Set<ResponseFlag>();
+  responseCodeDetails = '';
+  upstreamCluster: string | undefined = undefined;
+  upstreamHost: string | undefined = undefined;
+  attempts = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  endTime = 0;
+  downstreamRemoteAddress: string;
+
+  constructor(startTime: number, startTimeUnixMs: number, downstreamRemoteAddress: string) {
+    this.startTime = startTime;
+    this.startTimeUnixMs = startTimeUnixMs;
+    this.downstreamRemoteAddress = downstreamRemoteAddress;
+  }
+}
+
+/** The request head filters see and change in place. */
+export class RequestHeadImpl {
+  method: string;
+  scheme: string;
+  authority: string;
+  path: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+
+  constructor(
+    method: string,
+    scheme: string,
+    authority: string,
+    path: string,
+    headers: Record<string, string | string[] | undefined>,
+  ) {
+    this.method = method;
+    this.scheme = scheme;
+    this.authority = authority;
+    this.path = path;
+    this.headers = headers;
+  }
+}
+
+/** A response head. */
+export class ResponseHeadImpl {
+  status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+
+  constructor(status: number, headers: Record<string, string | string[] | undefined>) {
+    this.status = status;
+    this.headers = headers;
+  }
+}

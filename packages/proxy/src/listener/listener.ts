@@ -1,0 +1,413 @@
+// A bound listener: a net (or tls) server that accepts connections, picks the filter chain (SNI
+// for TLS), and hands each socket to a node:http server (HTTP/1.1) or a node:http2 server
+// (HTTP/2: ALPN `h2` over TLS, prior knowledge on cleartext — for `AUTO` the 24-byte client
+// preface is peeked; nothing else is parsed here). Those servers never listen themselves: one
+// pair per set of limits, fed with `emit('connection', socket)`.
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import http2 from 'node:http2';
+import type { Http2Server, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import net from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import { ConnectionInfoImpl, DownstreamConnection, type ConnectionOwner } from './connection.js';
+import type { CompiledFilterChain, CompiledListener, ServerLimits } from './filter-chains.js';
+import type { HttpConnectionManager } from '../http/connection-manager.js';
+import { plainAddress } from '../http/headers.js';
+
+/** The HTTP/2 connection preface a prior-knowledge client sends first (RFC 9113 §3.4). */
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** Listener options that are not in the xDS model. */
+export interface ListenerOptions {
+  /** Connections beyond this are refused (closed at accept); default unlimited. */
+  readonly maxConnections?: number;
+  /** Reports errors that reach no request (a failing socket handler). */
+  readonly onError: (error: unknown, where: string) => void;
+}
+
+interface ServerPair {
+  h1: http.Server | null;
+  h2: Http2Server | null;
+}
+
+/** How often node checks header and request deadlines: a quarter of the shorter one, 10 ms to 30 s. */
+function checkingInterval(limits: ServerLimits): number {
+  const deadlines = [limits.headersTimeoutMs, limits.requestTimeoutMs].filter((ms) => ms > 0);
+  if (deadlines.length === 0) return 30_000;
+  return Math.max(10, Math.min(30_000, Math.floor(Math.min(...deadlines) / 4)));
+}
+
+function ignore(): void {
+  // An error on a socket or stream is handled by its 'close'.
+}
+
+function onH2StreamTimeout(this: ServerHttp2Stream): void {
+  if (!this.destroyed) this.close(http2.constants.NGHTTP2_CANCEL);
+}
+
+/** One listener: its bound server, the connections it holds, and its current filter chains. */
+export class ProxyListener implements ConnectionOwner {
+  current: CompiledListener;
+  /** Increases with every `apply`: connections re-resolve their connection manager. */
+  version = 0;
+  draining = false;
+  private readonly front: net.Server;
+  private readonly tlsFront: tls.Server | null;
+  private readonly options: ListenerOptions;
+  private readonly sockets = new Set<Duplex>();
+  private readonly servers = new Map<string, ServerPair>();
+  private readonly sessions = new Set<Http2Session>();
+  private readonly socketConnections = new WeakMap<object, DownstreamConnection>();
+  private readonly sessionConnections = new WeakMap<Http2Session, DownstreamConnection>();
+  private pendingSession: DownstreamConnection | null = null;
+  private drained: Promise<void> | null = null;
+
+  constructor(compiled: CompiledListener, options: ListenerOptions) {
+    this.current = compiled;
+    this.options = options;
+    if (compiled.tls) {
+      const chain = compiled.defaultTlsChain;
+      const server = tls.createServer({
+        ...(chain?.tls?.options ?? {}),
+        SNICallback: (serverName, callback) => {
+          const selected = this.current.select(serverName) ?? this.current.defaultTlsChain;
+          if (selected?.tls) callback(null, selected.tls.context);
+          else callback(new Error(`no filter chain for server name ${serverName}`));
+        },
+        ALPNCallback: ({ servername, protocols }) => {
+          const selected = this.current.select(servername);
+          return selected?.chooseAlpn(protocols);
+        },
+        requestCert: compiled.requestClientCertificate,
+        rejectUnauthorized: compiled.requestClientCertificate,
+      });
+      server.on('secureConnection', (socket: TLSSocket) => {
+        this.onSecureConnection(socket);
+      });
+      server.on('tlsClientError', (_error, socket) => {
+        socket.destroy();
+      });
+      this.front = server;
+      this.tlsFront = server;
+    } else {
+      this.front = net.createServer();
+      this.tlsFront = null;
+    }
+    this.front.on('connection', (socket: Socket) => {
+      this.onConnection(socket);
+    });
+    this.front.on('error', (error) => {
+      this.options.onError(error, `listener "${compiled.name}"`);
+    });
+    if (options.maxConnections !== undefined) this.front.maxConnections = options.maxConnections;
+  }
+
+  /** Switches to a new config version of this listener (same address). */
+  apply(compiled: CompiledListener): void {
+    this.current = compiled;
+    this.version++;
+    const chain = compiled.defaultTlsChain;
+    if (chain?.tls) this.tlsFront?.setSecureContext(chain.tls.options);
+  }
+
+  /** Whether `listen()` was called. */
+  bound = false;
+
+  /** Binds the address. */
+  listen(): Promise<void> {
+    this.bound = true;
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => {
+        reject(error);
+      };
+      this.front.once('error', onError);
+      this.front.listen({ host: this.current.host, port: this.current.port }, () => {
+        this.front.off('error', onError);
+        resolve();
+      });
+    });
+  }
+
+  /** The bound address. */
+  address(): AddressInfo {
+    return this.front.address() as AddressInfo;
+  }
+
+  /** Open downstream connections. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  managerFor(connection: DownstreamConnection): HttpConnectionManager | null {
+    if (connection.version !== this.version) {
+      connection.manager = this.current.select(connection.info.serverName)?.manager ?? null;
+      connection.version = this.version;
+    }
+    return connection.manager;
+  }
+
+  /**
+   * Stops accepting, asks every connection to close (`Connection: close` on HTTP/1 responses,
+   * GOAWAY on HTTP/2), waits for streams in flight, and after `timeoutMs` closes what is left.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    this.drained ??= this.drainNow(timeoutMs);
+    return this.drained;
+  }
+
+  private async drainNow(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => {
+      if (this.front.listening)
+        this.front.close(() => {
+          resolve();
+        });
+      else resolve();
+    });
+    for (const pair of this.servers.values()) pair.h1?.closeIdleConnections();
+    for (const session of this.sessions) if (!session.closed) session.close();
+    if (this.sockets.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          for (const socket of this.sockets) socket.destroy();
+        }, timeoutMs);
+        const check = (): void => {
+          if (this.sockets.size > 0) return;
+          clearTimeout(timer);
+          resolve();
+        };
+        this.onSocketGone = check;
+        check();
+      });
+    }
+    await closed;
+    for (const pair of this.servers.values()) {
+      pair.h1?.close(ignore);
+      pair.h2?.close(ignore);
+    }
+  }
+
+  private onSocketGone: (() => void) | null = null;
+
+  private track(socket: Duplex): void {
+    this.sockets.add(socket);
+    socket.on('error', ignore);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      this.onSocketGone?.();
+    });
+  }
+
+  private connectionOf(
+    socket: Socket | TLSSocket,
+    chain: CompiledFilterChain,
+    isTls: boolean,
+  ): DownstreamConnection {
+    const tlsSocket = isTls ? (socket as TLSSocket) : null;
+    const serverName =
+      tlsSocket !== null && typeof tlsSocket.servername === 'string' ? tlsSocket.servername : undefined;
+    const alpn =
+      tlsSocket !== null && typeof tlsSocket.alpnProtocol === 'string' ? tlsSocket.alpnProtocol : undefined;
+    const info = new ConnectionInfoImpl(
+      this.current.name,
+      plainAddress(socket.remoteAddress ?? ''),
+      socket.remotePort ?? 0,
+      plainAddress(socket.localAddress ?? ''),
+      socket.localPort ?? 0,
+      isTls,
+      serverName,
+      alpn,
+    );
+    const connection = new DownstreamConnection(info, this);
+    connection.version = this.version;
+    connection.manager = chain.manager;
+    return connection;
+  }
+
+  private onConnection(socket: Socket): void {
+    this.track(socket);
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    if (this.current.tls) return; // continues in onSecureConnection
+    const chain = this.current.select(undefined);
+    if (chain === null) {
+      socket.destroy();
+      return;
+    }
+    const connection = this.connectionOf(socket, chain, false);
+    if (chain.codec === 'HTTP1') this.toHttp1(socket, chain, connection);
+    else if (chain.codec === 'HTTP2') this.toHttp2(socket, chain, connection);
+    else this.sniff(socket, chain, connection);
+  }
+
+  private onSecureConnection(socket: TLSSocket): void {
+    socket.on('error', ignore);
+    const serverName = typeof socket.servername === 'string' ? socket.servername : undefined;
+    const chain = this.current.select(serverName);
+    if (chain === null || this.draining) {
+      socket.destroy();
+      return;
+    }
+    const connection = this.connectionOf(socket, chain, true);
+    if (socket.alpnProtocol === 'h2') this.toHttp2(socket, chain, connection);
+    else if (chain.codec === 'HTTP2') socket.destroy();
+    else this.toHttp1(socket, chain, connection);
+  }
+
+  /** Cleartext `AUTO`: HTTP/2 if the connection starts with the client preface, else HTTP/1. */
+  private sniff(socket: Socket, chain: CompiledFilterChain, connection: DownstreamConnection): void {
+    let seen: Buffer | null = null;
+    const onData = (chunk: Buffer): void => {
+      seen = seen === null ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const prefix = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (prefix && n < PREFACE.length) return; // could still be the preface
+      socket.off('data', onData);
+      socket.pause();
+      socket.unshift(seen);
+      // node:http2 reads the unshifted bytes itself; node:http needs the stream flowing again.
+      if (prefix) this.toHttp2(socket, chain, connection);
+      else {
+        this.toHttp1(socket, chain, connection);
+        socket.resume();
+      }
+    };
+    socket.on('data', onData);
+  }
+
+  private serversFor(chain: CompiledFilterChain): ServerPair {
+    let pair = this.servers.get(chain.limitsKey);
+    if (pair === undefined) {
+      pair = { h1: null, h2: null };
+      this.servers.set(chain.limitsKey, pair);
+    }
+    return pair;
+  }
+
+  private toHttp1(socket: Duplex, chain: CompiledFilterChain, connection: DownstreamConnection): void {
+    const pair = this.serversFor(chain);
+    pair.h1 ??= this.createHttp1Server(chain.limits);
+    this.socketConnections.set(socket, connection);
+    pair.h1.emit('connection', socket);
+  }
+
+  private toHttp2(socket: Duplex, chain: CompiledFilterChain, connection: DownstreamConnection): void {
+    const pair = this.serversFor(chain);
+    pair.h2 ??= this.createHttp2Server(chain.limits);
+    this.pendingSession = connection;
+    try {
+      pair.h2.emit('connection', socket);
+    } finally {
+      this.pendingSession = null;
+    }
+  }
+
+  private createHttp1Server(limits: ServerLimits): http.Server {
+    const server = http.createServer({
+      maxHeaderSize: limits.maxHeaderSize,
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout:
+        limits.requestTimeoutMs > 0
+          ? Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs)
+          : limits.headersTimeoutMs,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      connectionsCheckingInterval: checkingInterval(limits),
+      requireHostHeader: true,
+    });
+    // node closes the connection after this many requests (the last response says so).
+    server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
+    // One more than allowed, so a request over the limit is seen (and answered 431) rather than
+    // silently truncated by node.
+    server.maxHeadersCount = limits.maxHeadersCount + 1;
+    server.timeout = limits.streamIdleTimeoutMs;
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.onHttp1Request(req, res);
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.onHttp1Upgrade(req, socket, head);
+    });
+    // node starts its header/request timeout checks on 'listening'; this server never listens
+    // itself (the front server does), so start them now.
+    server.emit('listening');
+    return server;
+  }
+
+  private createHttp2Server(limits: ServerLimits): Http2Server {
+    const settings: http2.Settings = { maxHeaderListSize: limits.maxHeaderSize };
+    if (limits.maxConcurrentStreams !== undefined)
+      settings.maxConcurrentStreams = limits.maxConcurrentStreams;
+    if (limits.initialStreamWindowSize !== undefined)
+      settings.initialWindowSize = limits.initialStreamWindowSize;
+    const server = http2.createServer({
+      settings,
+      // Pseudo-headers count too; the connection manager answers 431 above maxHeadersCount.
+      maxHeaderListPairs: limits.maxHeadersCount + 16,
+    });
+    server.on('session', (session: Http2Session) => {
+      const connection = this.pendingSession;
+      if (connection === null) {
+        session.destroy();
+        return;
+      }
+      this.sessionConnections.set(session, connection);
+      this.sessions.add(session);
+      session.on('error', ignore);
+      session.once('close', () => {
+        this.sessions.delete(session);
+      });
+      if (limits.initialConnectionWindowSize !== undefined) {
+        session.setLocalWindowSize(limits.initialConnectionWindowSize);
+      }
+      if (limits.idleTimeoutMs > 0) {
+        session.setTimeout(limits.idleTimeoutMs, () => {
+          if (!session.closed) session.close();
+        });
+      }
+      if (this.draining) session.close();
+    });
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+      stream.on('error', ignore);
+      const connection = this.sessionConnections.get(stream.session as Http2Session);
+      const manager = connection === undefined ? null : this.managerFor(connection);
+      if (connection === undefined || manager === null) {
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      if (limits.streamIdleTimeoutMs > 0) {
+        stream.setTimeout(limits.streamIdleTimeoutMs);
+        stream.on('timeout', onH2StreamTimeout);
+      }
+      manager.handleH2(stream, headers, connection.info);
+    });
+    server.on('sessionError', ignore);
+    return server;
+  }
+
+  private onHttp1Request(req: IncomingMessage, res: ServerResponse): void {
+    const connection = this.socketConnections.get(req.socket);
+    const manager = connection === undefined ? null : this.managerFor(connection);
+    if (connection === undefined || manager === null) {
+      res.shouldKeepAlive = false;
+      res.writeHead(503, ['content-length', '0', 'connection', 'close']);
+      res.end();
+      return;
+    }
+    manager.handleH1(req, res, connection);
+  }
+
+  private onHttp1Upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', ignore);
+    const connection = this.socketConnections.get(socket);
+    const manager = connection === undefined ? null : this.managerFor(connection);
+    if (connection === undefined || manager === null) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    manager.handleUpgrade(req, socket, head, connection);
+  }
+}

@@ -1,0 +1,318 @@
+// The proxy: a config version compiled whole, then swapped in at once; listeners bound,
+// kept, or drained as versions come and go.
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { TimerWheel } from '@meshlet/breaker';
+import type { Scheduler } from '@meshlet/breaker';
+import { ConfigError } from '@meshlet/errors';
+import type * as model from '@meshlet/xds';
+import { EventEmitter } from 'eventemitter3';
+import { createClusterManager, type DefaultClusterManager } from './cluster/cluster-manager.js';
+import type { DnsResolver } from './cluster/dns.js';
+import { compileListener, type CompileContext } from './config/compile.js';
+import { builtinHttpFilters } from './filters/builtin.js';
+import { FilterConfigCache } from './filters/chain.js';
+import type { ConnectionManagerEnv } from './http/connection-manager.js';
+import type { CompiledListener } from './listener/filter-chains.js';
+import { ProxyListener } from './listener/listener.js';
+import { compileRouteTable } from './router/route-table.js';
+import { createRouterFilter } from './router-filter/router-filter.js';
+import type { HttpFilter, RouterFilter, RouteTable } from './types.js';
+
+/** Options of {@link createProxy}. */
+export interface ProxyOptions {
+  /** The configuration: listeners, route configurations, clusters and endpoints. */
+  readonly config: model.XdsSnapshot;
+  /** User filters, found by name from config (TypedStruct `type_url`). The built-ins are always there. */
+  readonly filters?: readonly HttpFilter[];
+  /** Monotonic milliseconds. Default `performance.now()`. */
+  readonly now?: () => number;
+  /** A float in [0, 1). Default `Math.random`. */
+  readonly random?: () => number;
+  /** New `x-request-id` values. Default `crypto.randomUUID()`. */
+  readonly requestId?: () => string;
+  /** Connections each listener accepts at once; beyond, new ones are closed. Default unlimited. */
+  readonly maxConnections?: number;
+  /** How long a listener removed by `update()` may take to finish its streams. Default 5 s. */
+  readonly drainTimeoutMs?: number;
+  /** Resolves STRICT_DNS / LOGICAL_DNS host names. Default node:dns. */
+  readonly resolver?: DnsResolver;
+  /**
+   * Sets the timers behind request deadlines, health checks, DNS refreshes and outlier sweeps
+   * (each a timer wheel on one underlying timer). Default Node's, unref'd. Tests inject fake time.
+   */
+  readonly timers?: Scheduler;
+}
+
+/** Events of a {@link HttpProxy}. */
+export interface ProxyEvents {
+  /** A listener is bound. */
+  listening: [name: string, address: AddressInfo];
+  /** A config version is in effect. */
+  updated: [version: number];
+  /** Something failed that no request could report (a filter hook, a socket): the proxy carries on. */
+  error: [error: unknown, where: string];
+  /** A listener finished draining (removed by an update, or `drain()`). */
+  'listener-drained': [name: string];
+  /** `drain()` finished. */
+  drained: [];
+}
+
+const DEFAULT_DRAIN_TIMEOUT_MS = 5000;
+
+/** Cached compiled pieces from the previous version, reused when their config is unchanged. */
+interface Reuse {
+  routeTables: Map<model.RouteConfiguration, RouteTable>;
+  routerFilters: Map<string, RouterFilter>;
+}
+
+/**
+ * A running proxy: `start()` binds the listeners, `update()` swaps in a new config atomically,
+ * `drain()` and `close()` stop it. Create it with {@link createProxy}.
+ */
+export class HttpProxy extends EventEmitter<ProxyEvents> {
+  /** The clusters (pools, balancers, health) of the current version. */
+  readonly clusters: DefaultClusterManager;
+  /** The current config version, counting from 1. */
+  version = 0;
+  private config: model.XdsSnapshot;
+  private readonly registry: ReadonlyMap<string, HttpFilter>;
+  private readonly filterCache: FilterConfigCache;
+  private readonly env: ConnectionManagerEnv;
+  private readonly wheel: TimerWheel;
+  private readonly options: ProxyOptions;
+  private readonly running = new Map<string, ProxyListener>();
+  private reuse: Reuse = { routeTables: new Map(), routerFilters: new Map() };
+  private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  private readonly draining = new Set<Promise<void>>();
+
+  constructor(options: ProxyOptions) {
+    super();
+    this.options = options;
+    const now = options.now ?? performance.now.bind(performance);
+    const random = options.random ?? Math.random;
+    this.env = {
+      now,
+      wallNow: Date.now,
+      random,
+      requestId: options.requestId ?? randomUUID,
+      onError: (error, where) => {
+        this.emit('error', error, where);
+      },
+    };
+    this.wheel = new TimerWheel({
+      tickMs: 10,
+      clock: { now },
+      ...(options.timers !== undefined ? { scheduler: options.timers } : {}),
+    });
+    this.registry = registryOf(options.filters ?? []);
+    this.filterCache = new FilterConfigCache({ now, random }, (error) => {
+      this.emit('error', error, 'filter destroy');
+    });
+    this.clusters = createClusterManager({
+      now,
+      random,
+      ...(options.resolver !== undefined ? { resolver: options.resolver } : {}),
+      ...(options.timers !== undefined ? { timers: options.timers } : {}),
+    });
+    this.config = options.config;
+    this.apply(options.config);
+  }
+
+  /** Binds every listener. Resolves once all are listening (see {@link HttpProxy.address}). */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new ConfigError(`proxy: start() when ${this.state}`);
+    this.state = 'starting';
+    await this.bindMissing();
+    this.state = 'running';
+  }
+
+  /**
+   * Applies a new config: everything is compiled first (a ConfigError rejects and nothing
+   * changes), then route tables, filter chains and clusters swap at once. Unchanged clusters
+   * keep their pools, health and outlier state; listeners at an unchanged address keep their
+   * socket and connections; removed listeners drain; requests in flight finish on the version
+   * they started with.
+   */
+  async update(config: model.XdsSnapshot): Promise<void> {
+    if (this.state === 'closed') throw new ConfigError('proxy: update() after close()');
+    this.apply(config);
+    this.config = config;
+    if (this.state !== 'new') await this.bindMissing();
+  }
+
+  /** The bound address of a listener, `undefined` before `start()` or for an unknown name. */
+  address(name: string): AddressInfo | undefined {
+    const listener = this.running.get(name);
+    return listener === undefined || this.state === 'new' ? undefined : listener.address();
+  }
+
+  /** Every bound listener's address, by name. */
+  get addresses(): ReadonlyMap<string, AddressInfo> {
+    const out = new Map<string, AddressInfo>();
+    for (const [name, listener] of this.running) {
+      const address = listener.address() as AddressInfo | null;
+      if (address !== null) out.set(name, address);
+    }
+    return out;
+  }
+
+  /** The config in effect. */
+  get currentConfig(): model.XdsSnapshot {
+    return this.config;
+  }
+
+  /**
+   * Stops accepting connections, lets streams in flight finish (`Connection: close` on HTTP/1,
+   * GOAWAY on HTTP/2) for at most `timeoutMs`, then closes what is left.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    const all = [...this.running.values()].map((l) => this.drainListener(l, timeoutMs));
+    await Promise.all([...all, ...this.draining]);
+    this.emit('drained');
+  }
+
+  /** Drains with no grace, closes every upstream pool and health check, destroys filter state. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    await this.drain(0);
+    this.running.clear();
+    await this.clusters.close();
+    this.filterCache.clear();
+  }
+
+  private apply(config: model.XdsSnapshot): void {
+    const tx = this.filterCache.begin();
+    const next: Reuse = { routeTables: new Map(), routerFilters: new Map() };
+    const previous = this.reuse;
+    const ctx: CompileContext = {
+      registry: this.registry,
+      filters: tx,
+      env: this.env,
+      routeTable: (rc) => {
+        let table = next.routeTables.get(rc) ?? previous.routeTables.get(rc);
+        table ??= compileRouteTable(rc);
+        next.routeTables.set(rc, table);
+        return table;
+      },
+      routerFilter: (rc) => {
+        const key = JSON.stringify(rc);
+        let filter = next.routerFilters.get(key) ?? previous.routerFilters.get(key);
+        filter ??= createRouterFilter({
+          clusters: this.clusters,
+          config: rc,
+          now: this.env.now,
+          random: this.env.random,
+          timers: this.wheel,
+        });
+        next.routerFilters.set(key, filter);
+        return filter;
+      },
+    };
+    const compiled = new Map<string, CompiledListener>();
+    try {
+      const seen = new Map<string, string>();
+      for (const [name, listener] of config.listeners) {
+        if (listener.name !== name) {
+          throw new ConfigError(`listener "${name}": its config is named "${listener.name}"`);
+        }
+        const c = compileListener(listener, ctx, config.routeConfigurations);
+        if (c.port !== 0) {
+          const other = seen.get(`${c.host}:${c.port}`);
+          if (other !== undefined)
+            throw new ConfigError(
+              `listener "${name}": address ${c.host}:${c.port} is also listener "${other}"'s`,
+            );
+          seen.set(`${c.host}:${c.port}`, name);
+        }
+        compiled.set(name, c);
+      }
+      this.clusters.update(config.clusters, config.endpoints);
+    } catch (error) {
+      this.filterCache.abort(tx);
+      throw error;
+    }
+    // Everything compiled: swap.
+    this.filterCache.commit(tx);
+    this.reuse = next;
+    this.version++;
+    for (const [name, listener] of this.running) {
+      const c = compiled.get(name);
+      if (c?.key === listener.current.key) {
+        listener.apply(c);
+        continue;
+      }
+      // Removed, or moved to another address or transport: drain the old one.
+      this.running.delete(name);
+      const done = this.drainListener(listener, this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+      this.draining.add(done);
+      void done.finally(() => this.draining.delete(done));
+    }
+    for (const [name, c] of compiled) {
+      if (!this.running.has(name)) {
+        this.running.set(
+          name,
+          new ProxyListener(c, {
+            ...(this.options.maxConnections !== undefined
+              ? { maxConnections: this.options.maxConnections }
+              : {}),
+            onError: this.env.onError,
+          }),
+        );
+      }
+    }
+    this.emit('updated', this.version);
+  }
+
+  private drainListener(listener: ProxyListener, timeoutMs: number): Promise<void> {
+    return listener.drain(timeoutMs).then(() => {
+      this.emit('listener-drained', listener.current.name);
+    });
+  }
+
+  private async bindMissing(): Promise<void> {
+    const binding: Promise<void>[] = [];
+    for (const [name, listener] of this.running) {
+      if (listener.bound) continue;
+      binding.push(
+        listener.listen().then(() => {
+          this.emit('listening', name, listener.address());
+        }),
+      );
+    }
+    await Promise.all(binding);
+  }
+}
+
+function registryOf(user: readonly HttpFilter[]): ReadonlyMap<string, HttpFilter> {
+  const registry = new Map<string, HttpFilter>();
+  for (const filter of builtinHttpFilters) registry.set(filter.name, filter);
+  for (const filter of user) {
+    const known = registry.get(filter.name);
+    if (known === filter) continue;
+    if (known !== undefined || filter.name === 'router') {
+      throw new ConfigError(`createProxy: filters: "${filter.name}" is already a filter's name`);
+    }
+    registry.set(filter.name, filter);
+  }
+  return registry;
+}
+
+/**
+ * Creates a proxy from a config snapshot (the `@meshlet/xds` model) and the user filters the
+ * config may name. The config is compiled now: a bad one throws a ConfigError.
+ *
+ * @example
+ * ```ts
+ * const { bootstrap } = loadBootstrap('envoy.yaml'); // from @meshlet/xds
+ * const proxy = createProxy({ config: snapshotOfBootstrap(bootstrap), filters: [tenantFilter] });
+ * await proxy.start();
+ * console.log(proxy.address('ingress'));
+ * await proxy.update(nextSnapshot);
+ * await proxy.close();
+ * ```
+ */
+export function createProxy(options: ProxyOptions): HttpProxy {
+  return new HttpProxy(options);
+}
