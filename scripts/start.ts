@@ -1,8 +1,8 @@
 // `npm start`: installs what is missing, builds, and runs meshlet's main job.
 //
-// meshlet has no proxy yet (issue: @meshlet/proxy), so the main job is an honest placeholder: it
-// says which packages exist, runs the framing demo of @meshlet/buffer over a loopback socket, and
-// runs its benchmarks briefly. The SDK issue turns this into the demo gateway.
+// The main job is the demo gateway (examples/gateway): @meshlet/proxy on an embedded Envoy config
+// in front of three loopback services, serving until Ctrl-C. `npm start -- --smoke` runs its tour
+// and exits. The SDK issue puts it behind the `meshlet demo` command.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, pnpm, say, script, step } from './steps.ts';
@@ -45,19 +45,14 @@ for (const folder of packages) {
   };
   process.stdout.write(`  ${manifest.name.padEnd(18)} ${manifest.description}\n`);
 }
-say('there is no proxy to start yet; showing @meshlet/buffer at work instead.');
-
+const smoke = process.argv.includes('--smoke');
 const demo = step(
-  'demo: length-prefixed frames over a loopback socket',
-  script('examples/buffer-framing/main.ts'),
-);
-const bench = step(
-  'benchmarks of @meshlet/buffer (quick run: rough figures; docs/benchmarks.md has the published ones)',
-  script('bench/run.ts', '--quick', 'buffer'),
+  smoke ? 'demo gateway (smoke: one tour, then exit)' : 'demo gateway (Ctrl-C stops it)',
+  script('examples/gateway/main.ts', ...(smoke ? ['--smoke'] : [])),
 );
 say(
-  demo.ok && bench.ok
+  demo.ok
     ? 'done. Next: README.md for the packages, docs/ for architecture, errors and benchmarks.'
-    : 'something failed above.',
+    : 'the demo gateway failed (above).',
 );
-process.exit(demo.ok && bench.ok ? 0 : 1);
+process.exit(demo.ok ? 0 : 1);
