@@ -10,7 +10,7 @@ import type { DownstreamConnection, ConnectionInfoImpl } from '../listener/conne
 import type { HeaderMap, RouteTable, RouterFilter } from '../types.js';
 import { H1Stream, H1UpgradeStream } from './h1-stream.js';
 import { H2Stream } from './h2-stream.js';
-import { isHopByHop, stripHopByHop, trustedClientAddress } from './headers.js';
+import { forwardableRequestHeaders, isHopByHop, stripHopByHop, trustedClientAddress } from './headers.js';
 import { RequestHeadImpl, type StreamInfoImpl } from './stream-info.js';
 import type { HttpStream } from './stream.js';
 
@@ -82,7 +82,7 @@ export class HttpConnectionManager {
       rejectH1(res, 431);
       return;
     }
-    const request = this.h1Request(req, downstream.info);
+    const request = this.h1Request(req, downstream.info, false);
     if (request === null) {
       rejectH1(res, 400);
       return;
@@ -102,7 +102,7 @@ export class HttpConnectionManager {
       );
       return;
     }
-    const request = this.h1Request(req, downstream.info);
+    const request = this.h1Request(req, downstream.info, true);
     if (request === null) {
       socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       return;
@@ -140,7 +140,11 @@ export class HttpConnectionManager {
     this.begin(new H2Stream(this, connection, stream, request));
   }
 
-  private h1Request(req: IncomingMessage, connection: ConnectionInfoImpl): RequestHeadImpl | null {
+  private h1Request(
+    req: IncomingMessage,
+    connection: ConnectionInfoImpl,
+    upgrade: boolean,
+  ): RequestHeadImpl | null {
     const headers = req.headers;
     let authority = headers.host;
     let path = req.url ?? '/';
@@ -152,13 +156,12 @@ export class HttpConnectionManager {
       path = match[2] === '' ? '/' : (match[2] as string);
     }
     if (authority === undefined) return null;
-    delete headers.host;
     return new RequestHeadImpl(
       req.method ?? 'GET',
       connection.tls ? 'https' : 'http',
       authority,
       path,
-      headers,
+      forwardableRequestHeaders(headers, upgrade),
     );
   }
 
