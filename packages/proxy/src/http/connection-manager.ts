@@ -257,8 +257,24 @@ export function normalizedPath(
   let p = q === -1 ? path : path.slice(0, q);
   const query = q === -1 ? '' : path.slice(q);
   if (config.mergeSlashes) p = p.replace(/\/{2,}/g, '/');
-  if (config.normalizePath) p = new URL(p, 'http://normalize.invalid').pathname;
-  return p + query;
+  // Parsed after an origin, so that a leading `//` is a path, never an authority (`new URL('//x',
+  // base)` would read `x` as a host, and throw on `//`).
+  if (config.normalizePath && !isNormalPath(p)) p = new URL(`http://normalize.invalid${p}`).pathname;
+  return q === -1 ? p : p + query;
+}
+
+/**
+ * Characters WHATWG URL parsing leaves as they are in a path (RFC 3986 unreserved, sub-delims,
+ * `:` `@` `/`); not `%` (`%2e` is a dot segment) nor `\` (a slash to the parser).
+ */
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+
+/**
+ * Whether URL parsing would give `path` back unchanged: plain characters and no dot segment.
+ * Most paths are: they skip `new URL`.
+ */
+function isNormalPath(path: string): boolean {
+  return PLAIN_PATH.test(path) && !path.includes('/.');
 }
 
 function rejectH1(res: ServerResponse, status: number): void {
