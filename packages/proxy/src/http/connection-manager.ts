@@ -10,7 +10,7 @@ import type { DownstreamConnection, ConnectionInfoImpl } from '../listener/conne
 import type { HeaderMap, RouteTable, RouterFilter } from '../types.js';
 import { H1Stream, H1UpgradeStream } from './h1-stream.js';
 import { H2Stream } from './h2-stream.js';
-import { isHopByHop, stripHopByHop, trustedClientAddress } from './headers.js';
+import { forwardableRequestHeaders, isHopByHop, stripHopByHop, trustedClientAddress } from './headers.js';
 import { RequestHeadImpl, type StreamInfoImpl } from './stream-info.js';
 import type { HttpStream } from './stream.js';
 
@@ -82,7 +82,7 @@ export class HttpConnectionManager {
       rejectH1(res, 431);
       return;
     }
-    const request = this.h1Request(req, downstream.info);
+    const request = this.h1Request(req, downstream.info, false);
     if (request === null) {
       rejectH1(res, 400);
       return;
@@ -102,7 +102,7 @@ export class HttpConnectionManager {
       );
       return;
     }
-    const request = this.h1Request(req, downstream.info);
+    const request = this.h1Request(req, downstream.info, true);
     if (request === null) {
       socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       return;
@@ -140,7 +140,11 @@ export class HttpConnectionManager {
     this.begin(new H2Stream(this, connection, stream, request));
   }
 
-  private h1Request(req: IncomingMessage, connection: ConnectionInfoImpl): RequestHeadImpl | null {
+  private h1Request(
+    req: IncomingMessage,
+    connection: ConnectionInfoImpl,
+    upgrade: boolean,
+  ): RequestHeadImpl | null {
     const headers = req.headers;
     let authority = headers.host;
     let path = req.url ?? '/';
@@ -152,13 +156,12 @@ export class HttpConnectionManager {
       path = match[2] === '' ? '/' : (match[2] as string);
     }
     if (authority === undefined) return null;
-    delete headers.host;
     return new RequestHeadImpl(
       req.method ?? 'GET',
       connection.tls ? 'https' : 'http',
       authority,
       path,
-      headers,
+      forwardableRequestHeaders(headers, upgrade),
     );
   }
 
@@ -254,8 +257,24 @@ export function normalizedPath(
   let p = q === -1 ? path : path.slice(0, q);
   const query = q === -1 ? '' : path.slice(q);
   if (config.mergeSlashes) p = p.replace(/\/{2,}/g, '/');
-  if (config.normalizePath) p = new URL(p, 'http://normalize.invalid').pathname;
-  return p + query;
+  // Parsed after an origin, so that a leading `//` is a path, never an authority (`new URL('//x',
+  // base)` would read `x` as a host, and throw on `//`).
+  if (config.normalizePath && !isNormalPath(p)) p = new URL(`http://normalize.invalid${p}`).pathname;
+  return q === -1 ? p : p + query;
+}
+
+/**
+ * Characters WHATWG URL parsing leaves as they are in a path (RFC 3986 unreserved, sub-delims,
+ * `:` `@` `/`); not `%` (`%2e` is a dot segment) nor `\` (a slash to the parser).
+ */
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+
+/**
+ * Whether URL parsing would give `path` back unchanged: plain characters and no dot segment.
+ * Most paths are: they skip `new URL`.
+ */
+function isNormalPath(path: string): boolean {
+  return PLAIN_PATH.test(path) && !path.includes('/.');
 }
 
 function rejectH1(res: ServerResponse, status: number): void {

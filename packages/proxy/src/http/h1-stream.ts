@@ -23,6 +23,9 @@ function onSocketClose(this: Duplex): void {
   (this as Duplex & Tagged)[kStream]?.closed();
 }
 
+const CONNECTION_CLOSE: readonly string[] = ['connection', 'close'];
+const NO_EXTRA: readonly string[] = [];
+
 function protocolOf(req: IncomingMessage): DownstreamProtocol {
   return req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
 }
@@ -45,8 +48,9 @@ export class H1Stream extends HttpStream {
     this.res = res;
     this.downstream = downstream;
     (res as ServerResponse & Tagged)[kStream] = this;
-    res.once('finish', onResponseFinish);
-    res.once('close', onResponseClose);
+    // Each fires once per response: `on` spares the wrapper `once` allocates per listener.
+    res.on('finish', onResponseFinish);
+    res.on('close', onResponseClose);
   }
 
   finished(): void {
@@ -61,7 +65,7 @@ export class H1Stream extends HttpStream {
     const limit = this.manager.maxRequestsPerConnection;
     const last = this.downstream.owner.draining || (limit > 0 && this.downstream.requests >= limit);
     // `Connection: close` makes node close the socket once this response is out.
-    const extra = last ? ['connection', 'close'] : [];
+    const extra = last ? CONNECTION_CLOSE : NO_EXTRA;
     this.chunked = head.headers['content-length'] === undefined;
     this.res.writeHead(head.status, this.flatHeaders(head.headers, extra));
   }
@@ -132,7 +136,7 @@ export class H1UpgradeStream extends HttpStream {
   }
 
   private rawHead(head: ResponseHead, close: boolean): string {
-    const flat = this.flatHeaders(head.headers, []);
+    const flat = this.flatHeaders(head.headers, NO_EXTRA);
     let text = `HTTP/1.1 ${head.status} ${STATUS_CODES[head.status] ?? 'Unknown'}\r\n`;
     for (let i = 0; i < flat.length; i += 2) text += `${flat[i] as string}: ${flat[i + 1] as string}\r\n`;
     if (head.status === 101) {

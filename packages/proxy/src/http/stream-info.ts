@@ -4,7 +4,8 @@ import type { ResponseFlag, StreamInfo } from '../types.js';
 export class StreamInfoImpl implements StreamInfo {
   readonly startTime: number;
   readonly startTimeUnixMs: number;
-  readonly responseFlags = new Set<ResponseFlag>();
+  // Most requests end without a flag: the set is made on first use, not per request.
+  private flags: Set<ResponseFlag> | null = null;
   responseCodeDetails = '';
   upstreamCluster: string | undefined = undefined;
   upstreamHost: string | undefined = undefined;
@@ -18,6 +19,10 @@ export class StreamInfoImpl implements StreamInfo {
     this.startTime = startTime;
     this.startTimeUnixMs = startTimeUnixMs;
     this.downstreamRemoteAddress = downstreamRemoteAddress;
+  }
+
+  get responseFlags(): Set<ResponseFlag> {
+    return (this.flags ??= new Set());
   }
 }
 

@@ -59,6 +59,8 @@ export abstract class HttpStream implements HttpContext, DownstreamStream, Chain
   private stateMap: Map<string | symbol, unknown> | null = null;
   private proceedCallback: ((send: boolean) => void) | null = null;
   private localBody: Buffer | null = null;
+  // The router filter's callback, and any more (filters) after it: no array for the usual one.
+  private abortCallback: (() => void) | null = null;
   private abortCallbacks: (() => void)[] | null = null;
   private completed = false;
 
@@ -198,7 +200,8 @@ export abstract class HttpStream implements HttpContext, DownstreamStream, Chain
       callback();
       return;
     }
-    (this.abortCallbacks ??= []).push(callback);
+    if (this.abortCallback === null) this.abortCallback = callback;
+    else (this.abortCallbacks ??= []).push(callback);
   }
 
   readBody(limitBytes: number): Promise<Buffer | null> {
@@ -228,18 +231,21 @@ export abstract class HttpStream implements HttpContext, DownstreamStream, Chain
     if (this.phase === Phase.Done) return;
     this.aborted = true;
     this.info.responseFlags.add('DC');
-    const callbacks = this.abortCallbacks;
+    const first = this.abortCallback;
+    const more = this.abortCallbacks;
+    this.abortCallback = null;
     this.abortCallbacks = null;
-    if (callbacks !== null) {
-      for (const callback of callbacks) {
-        try {
-          callback();
-        } catch (error) {
-          this.manager.env.onError(error, 'abort callback');
-        }
-      }
-    }
+    if (first !== null) this.runAbortCallback(first);
+    if (more !== null) for (const callback of more) this.runAbortCallback(callback);
     this.complete();
+  }
+
+  private runAbortCallback(callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      this.manager.env.onError(error, 'abort callback');
+    }
   }
 
   /** The stream is over (response ended, reset or aborted): `onComplete` hooks, once. */

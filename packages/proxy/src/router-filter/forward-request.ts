@@ -19,7 +19,7 @@ import type {
   UpstreamOutcome,
   UpstreamProtocol,
 } from '../types.js';
-import { parseGrpcTimeout, stripHopByHop, upstreamHeaders } from './headers.js';
+import { parseGrpcTimeout, upstreamHeaders, withoutHopByHop } from './headers.js';
 import { hostnameOf } from './host-names.js';
 import type { RequestBodyOwner } from './request-body.js';
 import { AttemptBody, RequestBody } from './request-body.js';
@@ -619,8 +619,8 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     this.#sendHead(attempt, status, headers, statusText);
   }
 
-  #sendHead(attempt: Attempt, status: number, headers: HeaderMap, _statusText: string): void {
-    stripHopByHop(headers);
+  #sendHead(attempt: Attempt, status: number, upstream: HeaderMap, _statusText: string): void {
+    const headers = withoutHopByHop(upstream);
     if (!this.filter.suppressEnvoyHeaders) {
       headers['x-envoy-upstream-service-time'] = String(Math.round(this.filter.now() - attempt.startTime));
     }

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isHopByHop, stripHopByHop, trustedClientAddress } from '../../src/http/headers.js';
+import {
+  forwardableRequestHeaders,
+  isHopByHop,
+  stripHopByHop,
+  trustedClientAddress,
+} from '../../src/http/headers.js';
+import { withoutHopByHop } from '../../src/router-filter/headers.js';
 import { buildLocalReply, httpToGrpcStatus } from '../../src/http/local-reply.js';
 import type { HeaderMap } from '../../src/types.js';
 
@@ -53,6 +59,73 @@ describe('stripHopByHop', () => {
     const plain: HeaderMap = { te: 'gzip', upgrade: 'websocket', connection: 'upgrade' };
     stripHopByHop(plain, false);
     expect(plain).toEqual({});
+  });
+});
+
+describe('forwardableRequestHeaders', () => {
+  const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,12}$/);
+  const special = fc.constantFrom(
+    'connection',
+    'keep-alive',
+    'proxy-connection',
+    'transfer-encoding',
+    'http2-settings',
+    'upgrade',
+    'te',
+    'x-a',
+    'host',
+  );
+  const value = fc.oneof(
+    fc.string({ maxLength: 20 }),
+    fc.constantFrom('trailers', 'trailers, deflate', 'gzip'),
+    fc.array(fc.string({ maxLength: 8 }), { minLength: 1, maxLength: 3 }),
+  );
+
+  it('equals deleting host then stripHopByHop, and never changes its input', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.oneof(name, special), value),
+        fc.array(fc.oneof(name, special, fc.constantFrom('Upgrade', ' TE ', '')), { maxLength: 5 }),
+        fc.boolean(),
+        (input, listed, keepUpgrade) => {
+          const headers: HeaderMap = { ...input };
+          if (listed.length > 0) headers.connection = listed.join(',');
+          const before = structuredClone(headers);
+          const expected: HeaderMap = { ...headers };
+          delete expected.host;
+          stripHopByHop(expected, keepUpgrade);
+          expect(forwardableRequestHeaders(headers, keepUpgrade)).toEqual(expected);
+          expect(headers).toEqual(before);
+        },
+      ),
+    );
+  });
+});
+
+describe('withoutHopByHop (upstream response heads)', () => {
+  it('drops the fixed list and what Connection names, but never content-length or content-type', () => {
+    const upstream: HeaderMap = {
+      'content-type': 'text/plain',
+      'content-length': '13',
+      connection: 'keep-alive, X-Private, content-length',
+      'keep-alive': 'timeout=60',
+      'x-private': 'secret',
+      'transfer-encoding': 'chunked',
+      upgrade: 'h2c',
+      'proxy-connection': 'keep-alive',
+      date: 'today',
+    };
+    expect(withoutHopByHop(upstream)).toEqual({
+      'content-type': 'text/plain',
+      'content-length': '13',
+      date: 'today',
+    });
+    expect(upstream['x-private']).toBe('secret');
+  });
+
+  it('returns the map itself when it has nothing to drop', () => {
+    const clean: HeaderMap = { 'content-type': 'text/plain', date: 'today' };
+    expect(withoutHopByHop(clean)).toBe(clean);
   });
 });
 
