@@ -23,7 +23,10 @@ export class ChainLink {
   /** Some route of the served route tables overrides this filter's config. */
   hasOverrides = false;
   /** Configured per-route overrides, by the model's override object. */
-  readonly overrides = new WeakMap<model.FilterConfigOverride, unknown>();
+  readonly overrides: WeakMap<model.FilterConfigOverride, unknown> = new WeakMap<
+    model.FilterConfigOverride,
+    unknown
+  >();
 
   constructor(filter: HttpFilter, instanceName: string, config: unknown, disabled: boolean) {
     this.filter = filter;
@@ -99,7 +102,7 @@ export class FilterConfigCache {
 
 /** The configuration of one config version, in progress. */
 export class FilterConfigTransaction {
-  readonly used = new Map<string, CachedInstance>();
+  readonly used: Map<string, CachedInstance> = new Map<string, CachedInstance>();
   private readonly cache: FilterConfigCache;
   private readonly previous: ReadonlyMap<string, CachedInstance>;
 
