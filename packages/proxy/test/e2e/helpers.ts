@@ -3,15 +3,21 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { afterEach } from 'vitest';
 import { fromEnvoy, TYPE_URLS } from '@meshlet/xds';
 import type * as model from '@meshlet/xds';
+import { createProxy, type HttpProxy, type ProxyOptions } from '../../src/index.js';
 
 type Partially<T> = { -readonly [K in keyof T]?: T[K] };
 
 /** A route action forwarding to `cluster`. */
 export function routeAction(cluster: string, more: Partially<model.RouteAction> = {}): model.RouteAction {
+  return action({ cluster, ...more });
+}
+
+/** A route action with Envoy's defaults and what `more` sets (no cluster unless given). */
+export function action(more: Partially<model.RouteAction> = {}): model.RouteAction {
   return {
-    cluster,
     autoHostRewrite: false,
     timeoutMs: 15_000,
     hashPolicy: [],
@@ -342,18 +348,20 @@ export function retryPolicy(more: Partially<model.RetryPolicy> = {}): model.Retr
   };
 }
 
+/** A loopback HTTP/1.1 upstream started by `namedUpstream`. */
+export interface NamedUpstream {
+  readonly name: string;
+  readonly port: number;
+  /** Every request received, in order. */
+  readonly requests: http.IncomingMessage[];
+  /** The connections open now. */
+  readonly sockets: Set<Socket>;
+  readonly server: http.Server;
+  readonly close: () => Promise<void>;
+}
+
 /** A loopback HTTP/1.1 upstream answering `name` (or via `handler`), counting requests and open sockets. */
-export async function namedUpstream(
-  name: string,
-  handler?: http.RequestListener,
-): Promise<{
-  name: string;
-  port: number;
-  requests: http.IncomingMessage[];
-  sockets: Set<Socket>;
-  server: http.Server;
-  close: () => Promise<void>;
-}> {
+export async function namedUpstream(name: string, handler?: http.RequestListener): Promise<NamedUpstream> {
   const requests: http.IncomingMessage[] = [];
   const sockets = new Set<Socket>();
   const started = await startHttpServer((req, res) => {
@@ -371,4 +379,45 @@ export async function namedUpstream(
     socket.once('close', () => sockets.delete(socket));
   });
   return { name, port: started.port, requests, sockets, server: started.server, close: started.close };
+}
+
+/**
+ * Closers run after each test of the calling file, last added first (the last thing started is
+ * the first closed). Call once, at the top of a test file.
+ */
+export function cleanupAfterEach(): (() => unknown)[] {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return cleanups;
+}
+
+/** What an end-to-end test file starts; everything is closed after each test. */
+export interface E2eScope {
+  /** Closers run after each test, last added first. */
+  readonly cleanups: (() => unknown)[];
+  /** Creates and starts a proxy, closed after the test. */
+  readonly start: (config: model.XdsSnapshot, more?: Partial<ProxyOptions>) => Promise<HttpProxy>;
+  /** Starts a `namedUpstream`, closed after the test. */
+  readonly upstream: (name: string, handler?: http.RequestListener) => Promise<NamedUpstream>;
+}
+
+/** An `E2eScope` for the calling test file. Call once, at the top of the file. */
+export function e2eScope(): E2eScope {
+  const cleanups = cleanupAfterEach();
+  return {
+    cleanups,
+    start: async (config, more = {}) => {
+      const proxy = createProxy({ config, ...more });
+      cleanups.push(() => proxy.close());
+      await proxy.start();
+      return proxy;
+    },
+    upstream: async (name, handler) => {
+      const u = await namedUpstream(name, handler);
+      cleanups.push(u.close);
+      return u;
+    },
+  };
 }

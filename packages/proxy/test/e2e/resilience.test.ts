@@ -1,10 +1,8 @@
 // Retries, circuit breaking, outlier detection, health checks, subsets and mirrors, end to end:
 // a real proxy, real undici clients, real node:http upstreams on loopback.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type * as model from '@meshlet/xds';
-import { createProxy, type HttpProxy, type ProxyOptions } from '../../src/index.js';
 import { FakeTime, nextHealthCheck } from '../cluster/helpers.js';
 import {
   cluster,
@@ -13,30 +11,14 @@ import {
   envoyEndpoint,
   gateway,
   match,
-  namedUpstream,
   origin,
   retryPolicy,
   route,
   routeAction,
+  e2eScope,
 } from './helpers.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function upstream(name: string, handler?: Parameters<typeof namedUpstream>[1]) {
-  const u = await namedUpstream(name, handler);
-  cleanups.push(u.close);
-  return u;
-}
-
-async function start(config: model.XdsSnapshot, more: Partial<ProxyOptions> = {}): Promise<HttpProxy> {
-  const proxy = createProxy({ config, ...more });
-  cleanups.push(() => proxy.close());
-  await proxy.start();
-  return proxy;
-}
+const { start, upstream } = e2eScope();
 
 async function get(
   url: string,
@@ -133,7 +115,7 @@ describe('circuit breaking', () => {
 
 describe('outlier detection', () => {
   it('ejects a host after consecutive 5xx and returns it after the ejection time', async () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const bad = await upstream('bad', failing(500));
     const good = await upstream('good');
     const proxy = await start(
@@ -171,7 +153,7 @@ describe('outlier detection', () => {
 
 describe('active health checks', () => {
   it('fails over to the healthy host when a host fails its health check, and back when it passes', async () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     let aHealthy = true;
     const a = await upstream('a', (req, res) => {
       req.resume();
