@@ -3,9 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { defineHttpFilter } from '../../src/index.js';
 import { FakeTime, nextHealthCheck } from '../cluster/helpers.js';
 import {
   cluster,
+  customFilter,
   envoyAssignment,
   envoyCluster,
   envoyEndpoint,
@@ -285,5 +288,42 @@ describe('request mirroring', () => {
     expect(res).toMatchObject({ status: 200, body: 'main' });
     expect(await shadowArrived).toBe('shop.local-shadow');
     release();
+  });
+});
+
+describe('errors where no request can report them', () => {
+  it("an error thrown under a router filter timer is the proxy's 'error' event; the client gets a reset", async () => {
+    const time = new FakeTime(1000);
+    const slow = await upstream('slow', (req) => {
+      req.resume();
+    });
+    // A user filter that breaks local replies, so the route timeout's 504 throws inside the timer.
+    const breakReply = defineHttpFilter<null>({
+      name: 'test.break-reply',
+      configure: () => null,
+      onRequest(ctx) {
+        (ctx as { reply: unknown }).reply = () => {
+          throw new Error('reply failed');
+        };
+      },
+    });
+    const proxy = await start(
+      gateway({
+        routes: [route('r', { match: match('/'), route: routeAction('slow', { timeoutMs: 1000 }) })],
+        clusters: [cluster('slow', [slow.port])],
+        httpFilters: [customFilter('break', 'test.break-reply')],
+      }),
+      { now: time.now, timers: time, filters: [breakReply] },
+    );
+    const errors: [unknown, string][] = [];
+    proxy.on('error', (error, where) => errors.push([error, where]));
+    const forwarded = once(slow.server, 'request');
+    const response = request(`${origin(proxy)}/`);
+    await forwarded;
+    time.advance(1001);
+    expect(errors).toHaveLength(1);
+    expect((errors[0]?.[0] as Error).message).toBe('reply failed');
+    expect(errors[0]?.[1]).toBe('router filter');
+    await expect(response).rejects.toThrow();
   });
 });
