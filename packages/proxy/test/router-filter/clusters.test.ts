@@ -13,7 +13,7 @@ import { createRouterFilter } from '../../src/router-filter/index.js';
 import type { CompiledRouteAction, RouteEntry } from '../../src/types.js';
 import { TestH2Listener, TestListener, route, until, upstreamsClosedBy } from './harness.js';
 import { cleanupAfterEach } from '../e2e/helpers.js';
-import { staticCluster as cluster } from '../cluster/helpers.js';
+import { assignment, cluster as envoyCluster, staticCluster as cluster } from '../cluster/helpers.js';
 
 const cleanups = cleanupAfterEach();
 
@@ -148,6 +148,50 @@ describe('router filter: auto_host_rewrite', () => {
     const kept = await listen(m, base);
     await (await request(kept, { headers: { host: 'public.example' } })).body.dump();
     expect(seen).toEqual(['orders.internal', 'public.example']);
+  });
+
+  it("sets the authority to an EDS or STATIC endpoint's hostname; an endpoint without one keeps it", async () => {
+    const seen: string[] = [];
+    const a = await up((req, res) => {
+      seen.push(req.headers.host ?? '');
+      res.end();
+    });
+    const b = await up((req, res) => {
+      seen.push(req.headers.host ?? '');
+      res.end();
+    });
+    const named = (port: number, hostname?: string) => ({
+      endpoint: {
+        address: { socket_address: { address: '127.0.0.1', port_value: port } },
+        ...(hostname === undefined ? {} : { hostname }),
+      },
+    });
+    const list = [
+      envoyCluster({ name: 'eds', type: 'EDS', eds_cluster_config: { service_name: 'eds-v1' } }),
+      envoyCluster({
+        name: 'static',
+        type: 'STATIC',
+        load_assignment: {
+          cluster_name: 'static',
+          endpoints: [{ lb_endpoints: [named(b.port, 'b.static')] }],
+        },
+      }),
+      cluster('plain', [b.port]),
+    ];
+    const m = manager(...list);
+    m.update(
+      new Map(list.map((c) => [c.name, c])),
+      new Map([['eds-v1', assignment('eds-v1', [named(a.port, 'orders.eds')])]]),
+    );
+    const rewriting = (name: string): RouteEntry => {
+      const base = route({ cluster: name });
+      return { ...base, action: { ...(base.action as CompiledRouteAction), autoHostRewrite: true } };
+    };
+    for (const name of ['eds', 'static', 'plain']) {
+      const url = await listen(m, rewriting(name));
+      await (await request(url, { headers: { host: 'public.example' } })).body.dump();
+    }
+    expect(seen).toEqual(['orders.eds', 'b.static', 'public.example']);
   });
 });
 
