@@ -15,7 +15,7 @@ import {
   httpServer,
 } from './helpers.js';
 import type { TestServer } from './helpers.js';
-import { cleanupAfterEach } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
 const cleanup = cleanupAfterEach();
 

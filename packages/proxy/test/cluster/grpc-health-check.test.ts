@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createClusterManager } from '../../src/cluster/index.js';
 import { servingStatus } from '../../src/cluster/health-checker.js';
 import { clusters, FakeTime, must, nextHealthCheck, NO_ENDPOINTS, staticCluster } from './helpers.js';
-import { cleanupAfterEach } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
 const cleanup = cleanupAfterEach();
 

@@ -16,7 +16,7 @@ import {
   withAccessors,
 } from './helpers.js';
 import type { TestServer } from './helpers.js';
-import { cleanupAfterEach } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
 const cleanup = cleanupAfterEach();
 

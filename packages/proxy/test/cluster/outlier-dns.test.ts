@@ -16,7 +16,7 @@ import {
   NO_ENDPOINTS,
   staticCluster,
 } from './helpers.js';
-import { cleanupAfterEach } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
 const cleanup = cleanupAfterEach();
 

@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { cluster, gateway, route, routeAction, e2eScope } from './helpers.js';
+import { cluster, gateway, route, routeAction } from './helpers.js';
+import { e2eScope } from './scope.js';
 
 const { cleanups, start, upstream } = e2eScope();
 

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { fromEnvoy, TYPE_URLS } from '@meshlet/xds';
 import type * as model from '@meshlet/xds';
-import { cluster, origin, snapshot, e2eScope } from './helpers.js';
+import { cluster, origin, snapshot } from './helpers.js';
+import { e2eScope } from './scope.js';
 
 const { start, upstream } = e2eScope();
 

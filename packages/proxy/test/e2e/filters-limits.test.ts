@@ -21,8 +21,8 @@ import {
   origin,
   route,
   routeAction,
-  e2eScope,
 } from './helpers.js';
+import { e2eScope } from './scope.js';
 
 const { cleanups, start } = e2eScope();
 

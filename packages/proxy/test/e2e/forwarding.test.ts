@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { cluster, gateway, match, origin, route, routeAction, startHttpServer, e2eScope } from './helpers.js';
+import { cluster, gateway, match, origin, route, routeAction, startHttpServer } from './helpers.js';
+import { e2eScope } from './scope.js';
 
 const { cleanups, start } = e2eScope();
 

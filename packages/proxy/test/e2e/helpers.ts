@@ -3,10 +3,8 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { afterEach } from 'vitest';
 import { fromEnvoy, TYPE_URLS } from '@meshlet/xds';
 import type * as model from '@meshlet/xds';
-import { createProxy, type HttpProxy, type ProxyOptions } from '../../src/index.js';
 
 type Partially<T> = { -readonly [K in keyof T]?: T[K] };
 
@@ -379,45 +377,4 @@ export async function namedUpstream(name: string, handler?: http.RequestListener
     socket.once('close', () => sockets.delete(socket));
   });
   return { name, port: started.port, requests, sockets, server: started.server, close: started.close };
-}
-
-/**
- * Closers run after each test of the calling file, last added first (the last thing started is
- * the first closed). Call once, at the top of a test file.
- */
-export function cleanupAfterEach(): (() => unknown)[] {
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  return cleanups;
-}
-
-/** What an end-to-end test file starts; everything is closed after each test. */
-export interface E2eScope {
-  /** Closers run after each test, last added first. */
-  readonly cleanups: (() => unknown)[];
-  /** Creates and starts a proxy, closed after the test. */
-  readonly start: (config: model.XdsSnapshot, more?: Partial<ProxyOptions>) => Promise<HttpProxy>;
-  /** Starts a `namedUpstream`, closed after the test. */
-  readonly upstream: (name: string, handler?: http.RequestListener) => Promise<NamedUpstream>;
-}
-
-/** An `E2eScope` for the calling test file. Call once, at the top of the file. */
-export function e2eScope(): E2eScope {
-  const cleanups = cleanupAfterEach();
-  return {
-    cleanups,
-    start: async (config, more = {}) => {
-      const proxy = createProxy({ config, ...more });
-      cleanups.push(() => proxy.close());
-      await proxy.start();
-      return proxy;
-    },
-    upstream: async (name, handler) => {
-      const u = await namedUpstream(name, handler);
-      cleanups.push(u.close);
-      return u;
-    },
-  };
 }

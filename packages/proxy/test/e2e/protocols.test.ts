@@ -25,8 +25,8 @@ import {
   routeConfig,
   snapshot,
   virtualHost,
-  e2eScope,
 } from './helpers.js';
+import { e2eScope } from './scope.js';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');

@@ -5,7 +5,8 @@ import { expect, it } from 'vitest';
 import { request } from 'undici';
 import { parseBootstrap } from '@meshlet/xds';
 import { ConfigError, createProxy, defineHttpFilter, snapshotOfBootstrap } from '../../src/index.js';
-import { namedUpstream, cleanupAfterEach } from './helpers.js';
+import { namedUpstream } from './helpers.js';
+import { cleanupAfterEach } from './scope.js';
 
 const cleanups = cleanupAfterEach();
 

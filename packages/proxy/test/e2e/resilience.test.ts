@@ -18,8 +18,8 @@ import {
   retryPolicy,
   route,
   routeAction,
-  e2eScope,
 } from './helpers.js';
+import { e2eScope } from './scope.js';
 
 const { start, upstream } = e2eScope();
 

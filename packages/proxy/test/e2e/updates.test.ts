@@ -20,8 +20,8 @@ import {
   routeConfig,
   snapshot,
   virtualHost,
-  e2eScope,
 } from './helpers.js';
+import { e2eScope } from './scope.js';
 
 const { cleanups, start, upstream } = e2eScope();
 

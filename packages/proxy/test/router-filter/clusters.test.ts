@@ -12,7 +12,7 @@ import type { DefaultClusterManager } from '../../src/cluster/index.js';
 import { createRouterFilter } from '../../src/router-filter/index.js';
 import type { CompiledRouteAction, RouteEntry } from '../../src/types.js';
 import { TestH2Listener, TestListener, route, until, upstreamsClosedBy } from './harness.js';
-import { cleanupAfterEach } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 import { assignment, cluster as envoyCluster, staticCluster as cluster } from '../cluster/helpers.js';
 
 const cleanups = cleanupAfterEach();

@@ -16,15 +16,8 @@ import { createRouterFilter } from '../../src/router-filter/index.js';
 import type { ForwardingRouterFilter } from '../../src/router-filter/index.js';
 import { defineHttpFilter } from '../../src/index.js';
 import type { HttpFilter } from '../../src/types.js';
-import {
-  customFilter,
-  match,
-  route,
-  routeAction,
-  routeConfig,
-  virtualHost,
-  cleanupAfterEach,
-} from '../e2e/helpers.js';
+import { customFilter, match, route, routeAction, routeConfig, virtualHost } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 import { startHarness } from '../http/harness.js';
 import type { Harness } from '../http/harness.js';
 import { ManualTime, until, upstreamsClosedBy } from './harness.js';

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { compileRouteTable } from '../../src/router/index.js';
 import { createRouterFilter } from '../../src/router-filter/index.js';
 import { TestCluster, TestClusters, TestListener, until, upstreamsClosedBy } from './harness.js';
-import { action, cleanupAfterEach } from '../e2e/helpers.js';
+import { action } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
 const cleanups = cleanupAfterEach();
 

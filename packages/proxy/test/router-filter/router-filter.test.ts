@@ -16,7 +16,7 @@ import {
   until,
   upstreamsClosedBy,
 } from './harness.js';
-import { cleanupAfterEach } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
 const cleanups = cleanupAfterEach();
 

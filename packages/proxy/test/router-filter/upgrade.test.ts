@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createRouterFilter } from '../../src/router-filter/index.js';
 import { TestCluster, TestClusters, TestListener, route, until, upstream } from './harness.js';
-import { cleanupAfterEach } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
 const cleanups = cleanupAfterEach();
 

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { createClusterManager } from '../../src/cluster/index.js';
 import type { DefaultClusterManager, ManagedCluster } from '../../src/cluster/index.js';
 import { clusters, must, NO_ENDPOINTS, staticCluster } from '../cluster/helpers.js';
-import { cleanupAfterEach } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
