@@ -1,6 +1,7 @@
 // Upstream TLS (Envoy's UpstreamTlsContext) as node:tls connect options, built once per cluster.
 import { readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
+import type { buildConnector } from 'undici';
 import { ConfigError } from '@meshlet/errors';
 import type * as model from '@meshlet/xds';
 import { compileStringMatcher, envoyMatcherErrors } from '../matchers/string-matcher.js';
@@ -87,5 +88,22 @@ export function compileUpstreamTls(cluster: string, tls: model.UpstreamTls): Ups
     // With SAN matchers but no trusted_ca, the chain is verified against Node's default CAs.
     rejectUnauthorized: validation !== undefined,
     checkServerIdentity,
+  };
+}
+
+/**
+ * undici `connect` options for a cluster's TLS: verification, client certificate, CA, SNI; with
+ * `h2`, HTTP/2 is offered first by ALPN and HTTP/1.1 taken if that is what the server picks.
+ * Shared by the host pools and the health checkers' clients.
+ */
+export function tlsConnectOptions(tls: UpstreamTlsOptions, h2: boolean): buildConnector.BuildOptions {
+  return {
+    rejectUnauthorized: tls.rejectUnauthorized,
+    checkServerIdentity: tls.checkServerIdentity,
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+    ...(h2 ? { preferH2: true } : {}),
   };
 }
