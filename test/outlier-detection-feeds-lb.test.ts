@@ -6,40 +6,9 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OutlierDetector, TimerWheel, type Clock, type HostMonitor, type Scheduler } from '@meshlet/breaker';
+import { OutlierDetector, TimerWheel, type HostMonitor } from '@meshlet/breaker';
 import { createLoadBalancer, type Host } from '@meshlet/lb';
-
-/** A clock and one-shot timers that move only when the test advances them. */
-class ManualTime implements Clock, Scheduler {
-  #now = 0;
-  #timers = new Map<number, { at: number; fn: () => void }>();
-  #nextId = 1;
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#nextId++;
-    this.#timers.set(id, { at: this.#now + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  /** Moves the clock forward, firing due timers in deadline order. */
-  advance(ms: number): void {
-    const end = this.#now + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.#timers)
-        if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
-      if (!next) break;
-      this.#timers.delete(next[0]);
-      this.#now = next[1].at;
-      next[1].fn();
-    }
-    this.#now = end;
-  }
-}
+import { FakeTime } from './support/fake-time.js';
 
 const UPSTREAMS = 10;
 const servers: Server[] = [];
@@ -69,7 +38,7 @@ describe('outlier detection feeding the load balancer', () => {
       'ROUND_ROBIN',
       ports.map((port) => ({ address: '127.0.0.1', port })),
     );
-    const time = new ManualTime();
+    const time = new FakeTime();
     const detector = new OutlierDetector<Host>({
       wheel: new TimerWheel({ tickMs: 10, clock: time, scheduler: time }),
       target: lb, // lb.eject(host) and lb.uneject(host) are the detector's whole interface

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, TimerWheel } from '@meshlet/breaker';
 import type { BreakerState, BreakerWindow, Permit, Rejection } from '@meshlet/breaker';
-import { FakeTime } from './fake-time.js';
+import { FakeTime } from '../../../test/support/fake-time.js';
 
 interface Config {
   readonly consecutiveFailures: number;

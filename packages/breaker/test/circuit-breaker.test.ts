@@ -8,7 +8,7 @@ import {
   TimerWheel,
 } from '@meshlet/breaker';
 import type { CircuitBreakerOptions, Permit } from '@meshlet/breaker';
-import { FakeTime } from './fake-time.js';
+import { FakeTime } from '../../../test/support/fake-time.js';
 
 function setup(options: CircuitBreakerOptions = {}): {
   time: FakeTime;

@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BreakerOpenError, BreakerTimeoutError, CircuitBreaker, TimerWheel } from '@meshlet/breaker';
-import { FakeTime } from './fake-time.js';
+import { FakeTime } from '../../../test/support/fake-time.js';
 
 let server: Server | undefined;
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, OutlierDetector, TimerWheel } from '@meshlet/breaker';
 import type { EjectReason, OutlierDetectorOptions } from '@meshlet/breaker';
-import { FakeTime } from './fake-time.js';
+import { FakeTime } from '../../../test/support/fake-time.js';
 
 interface Host {
   readonly name: string;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, TimerEntry, TimerWheel } from '@meshlet/breaker';
-import { FakeTime } from './fake-time.js';
+import { FakeTime } from '../../../test/support/fake-time.js';
 
 describe('TimerWheel', () => {
   it('fires each entry once, in deadline order, within one tick after its deadline, never early', () => {

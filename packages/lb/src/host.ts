@@ -14,6 +14,8 @@ export class Host {
   /** IP address or host name. */
   readonly address: string;
   readonly port: number;
+  /** The host's name (endpoint hostname or DNS name), if given; an update may change it. */
+  hostname: string | undefined;
   /** `address:port`: the identity of the host across updates. */
   readonly key: string;
   /** What `RING_HASH` and `MAGLEV` hash: `hashKey` if given, else `key`. */
@@ -48,6 +50,7 @@ export class Host {
   constructor(input: HostInput, now: number) {
     this.address = input.address;
     this.port = input.port;
+    this.hostname = input.hostname;
     this.key = `${input.address}:${input.port}`;
     this.hashKey = input.hashKey ?? this.key;
     this.weight = input.weight ?? 1;
@@ -97,6 +100,9 @@ export function validateHostInput(input: HostInput, where: string): void {
     throw new ConfigError(
       `${where}.weight: must be an integer in [1, ${MAX_WEIGHT}], got ${String(input.weight)}`,
     );
+  }
+  if (input.hostname !== undefined && (typeof input.hostname !== 'string' || input.hostname === '')) {
+    throw new ConfigError(`${where}.hostname: must be a non-empty string`);
   }
   if (input.hashKey !== undefined && (typeof input.hashKey !== 'string' || input.hashKey === '')) {
     throw new ConfigError(`${where}.hashKey: must be a non-empty string`);

@@ -191,6 +191,8 @@ export class LoadBalancer extends EventEmitter<LoadBalancerEvents> {
       const declared = input.health ?? 'healthy';
       const health = effectiveHealth(declared, existing.observedHealth, existing.ejected);
       existing.declaredHealth = declared;
+      // A name does not change how the host is balanced: kept current without a `changed` event.
+      existing.hostname = input.hostname;
       const hashKey = input.hashKey ?? key;
       const metadata = input.metadata ?? {};
       const weight = input.weight ?? 1;

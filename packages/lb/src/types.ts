@@ -26,6 +26,12 @@ export interface HostInput {
   readonly address: string;
   /** TCP port, an integer in [0, 65535]. */
   readonly port: number;
+  /**
+   * The host's name when `address` is an IP (Envoy's `host->hostname()`: the endpoint's
+   * `hostname`, or the DNS name it was resolved from). Not part of its identity; carried for
+   * callers such as `auto_host_rewrite`. A non-empty string when given.
+   */
+  readonly hostname?: string;
   /** Load-balancing weight, an integer in [1, 2^32 - 1]. Default 1. */
   readonly weight?: number;
   /**

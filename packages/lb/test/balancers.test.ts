@@ -234,6 +234,28 @@ describe('update(), setHealth() and events', () => {
     expect(events).toHaveLength(1); // nothing changed, nothing emitted
   });
 
+  it('carries a hostname, kept current by updates without a change event or a rebuild', () => {
+    const lb = createLoadBalancer(
+      'MAGLEV',
+      hostsOf(2, (i) => (i === 0 ? { hostname: 'a.internal' } : {})),
+    );
+    const [first, second] = lb.hosts as [Host, Host];
+    expect(first.hostname).toBe('a.internal');
+    expect(second.hostname).toBeUndefined();
+    const engine = (lb as unknown as { engine: { tableOf(p: number): unknown } }).engine;
+    const table = engine.tableOf(0);
+    const events: HostSetChange[] = [];
+    lb.on('update', (change) => events.push(change));
+    const change = lb.update(hostsOf(2, (i) => (i === 1 ? { hostname: 'b.internal' } : {})));
+    expect(lb.hosts[0]).toBe(first);
+    expect(lb.hosts[1]).toBe(second);
+    expect(first.hostname).toBeUndefined();
+    expect(second.hostname).toBe('b.internal');
+    expect(change.changed).toEqual([]);
+    expect(events).toEqual([]);
+    expect(engine.tableOf(0)).toBe(table);
+  });
+
   it('does not rebuild a Maglev table when nothing it depends on changed', () => {
     const lb = createLoadBalancer('MAGLEV', hostsOf(5));
     const engine = (lb as unknown as { engine: { tableOf(p: number): unknown } }).engine;
@@ -307,6 +329,8 @@ describe('update(), setHealth() and events', () => {
       [{ address: 'a', port: 1, weight: 0 }],
       [{ address: 'a', port: 1, health: 'sick' }],
       [{ address: 'a', port: 1, priority: -1 }],
+      [{ address: 'a', port: 1, hostname: '' }],
+      [{ address: 'a', port: 1, hostname: 42 }],
       [
         { address: 'a', port: 1 },
         { address: 'a', port: 1 },

@@ -7,6 +7,8 @@ export { defineHttpFilter } from './filters/define-http-filter.js';
 export { httpToGrpcStatus } from './http/local-reply.js';
 export { ConfigError, InvalidArgumentError, MeshletError } from './errors.js';
 export * from './filters/index.js';
+export { CompiledStringMatcher, compileStringMatcher } from './matchers/string-matcher.js';
+export { CompiledHeaderMatcher, compileHeaderMatchers, matchAllHeaders } from './matchers/header-matcher.js';
 export * from './router/index.js';
 export * from './router-filter/index.js';
 export * from './cluster/index.js';

@@ -205,6 +205,9 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
           now: this.env.now,
           random: this.env.random,
           timers: this.wheel,
+          onError: (error) => {
+            this.env.onError(error, 'router filter');
+          },
         });
         next.routerFilters.set(key, filter);
         return filter;

@@ -189,6 +189,20 @@ export interface HttpFilter<Config = unknown> {
   destroy?(config: Config): void;
 }
 
+// ── matchers ─────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * How a part of the proxy reports a bad matcher config: the filters' `ConfigReader`
+ * (`fault: headers[0].name must not be empty`) or the route table (Envoy's snake_case field
+ * names after the route's path).
+ */
+export interface MatcherConfigErrors {
+  /** The error for the field at `field` (a path the caller started, extended with `.key`). */
+  error(field: string, message: string): Error;
+  /** Spells a model key (`safeRegex`) as the caller names fields (`safe_regex`); as is when absent. */
+  key?(name: string): string;
+}
+
 // ── routes ───────────────────────────────────────────────────────────────────────────────────
 
 /** What the route table matches on: the request and its connection. */

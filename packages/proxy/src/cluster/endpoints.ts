@@ -108,6 +108,8 @@ export function mapEndpoints(
       }
       const metadata = lbMetadata(ep.metadata);
       const hashKey = ep.metadata['envoy.lb']?.hash_key;
+      // Envoy's host->hostname(): the endpoint's hostname, else the DNS name it was resolved from.
+      const hostname = ep.hostname !== '' ? ep.hostname : isIP(sa.address) === 0 ? sa.address : '';
       for (const address of resolve(sa.address)) {
         const key = `${address}:${sa.port}`;
         // Two names resolving to one address (STRICT_DNS) are one host, as in Envoy's host map.
@@ -127,6 +129,7 @@ export function mapEndpoints(
             localityWeight,
             priority,
             ...(typeof hashKey === 'string' && hashKey !== '' ? { hashKey } : {}),
+            ...(hostname !== '' ? { hostname } : {}),
           },
           healthCheckPort: hcPort,
         });

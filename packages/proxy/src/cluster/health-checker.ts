@@ -10,6 +10,7 @@ import type { Host } from '@meshlet/lb';
 import { Client } from 'undici';
 import type { Dispatcher } from 'undici';
 import { originOf, type PoolSettings } from '../upstream/host-pools.js';
+import { tlsConnectOptions } from '../upstream/tls.js';
 import type { CompiledHealthCheck } from './compile.js';
 
 /** How one check ended. `failure` (network error, timeout) counts toward the unhealthy threshold; `active-failure` (an unexpected HTTP status) makes the host unhealthy at once, as in Envoy. */
@@ -407,19 +408,7 @@ export class HealthChecker {
       bodyTimeout: 0,
       allowH2: h2,
       ...(h2 && tls === undefined ? { useH2c: true } : {}),
-      ...(tls !== undefined
-        ? {
-            connect: {
-              ...(h2 ? { preferH2: true } : {}),
-              rejectUnauthorized: tls.rejectUnauthorized,
-              checkServerIdentity: tls.checkServerIdentity,
-              ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
-              ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-              ...(tls.key !== undefined ? { key: tls.key } : {}),
-              ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
-            },
-          }
-        : {}),
+      ...(tls !== undefined ? { connect: tlsConnectOptions(tls, h2) } : {}),
     });
   }
 

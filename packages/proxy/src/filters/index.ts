@@ -1,5 +1,5 @@
 // The built-in HTTP filters (fault, local_rate_limit, rbac, header_mutation, cors) and the
-// matchers they share. Core re-exports this file from the package's index.
+// config reader they share. Core re-exports this file from the package's index.
 export { builtinHttpFilters } from './builtin.js';
 export {
   faultFilter,
@@ -34,6 +34,4 @@ export {
 } from './header-mutation/header-mutation-filter.js';
 export { HeaderOp, applyHeaderOps } from './header-mutation/header-ops.js';
 export { corsFilter, CorsFilterConfig, CompiledCorsPolicy } from './cors/cors-filter.js';
-export { CompiledStringMatcher, compileStringMatcher } from './string-matcher.js';
-export { CompiledHeaderMatcher, compileHeaderMatchers, matchAllHeaders } from './header-matcher.js';
 export { ConfigReader } from './config-reader.js';

@@ -3,7 +3,7 @@
 // are a config error (Envoy rejects unknown commands too).
 import type * as model from '@meshlet/xds';
 import type { ConnectionInfo, HeaderMap, RequestHead } from '../types.js';
-import { headerSource, requestValue } from './matchers.js';
+import { headerSource, requestValue } from '../matchers/header-matcher.js';
 import { at, configError, indexed } from './where.js';
 
 const APPEND = 0;

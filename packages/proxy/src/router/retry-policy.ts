@@ -2,7 +2,9 @@
 // the `retry_on` conditions become bits, so a decision per response is a few comparisons.
 import type * as model from '@meshlet/xds';
 import type { CompiledRetryPolicy, HeaderMap } from '../types.js';
-import { HeaderMatch, headerValue } from './matchers.js';
+import type { CompiledHeaderMatcher } from '../matchers/header-matcher.js';
+import { joinedHeader } from '../matchers/header-matcher.js';
+import { headerMatch } from './matchers.js';
 import { at, configError, indexed } from './where.js';
 
 const ON_5XX = 1 << 0;
@@ -74,7 +76,7 @@ export class RetryPolicyImpl implements CompiledRetryPolicy {
   /** The `retry_on` conditions as bits. */
   readonly conditions: number;
   readonly statusCodes: ReadonlySet<number>;
-  readonly headers: readonly HeaderMatch[];
+  readonly headers: readonly CompiledHeaderMatcher[];
 
   constructor(policy: model.RetryPolicy, where: string) {
     let conditions = 0;
@@ -118,8 +120,8 @@ export class RetryPolicyImpl implements CompiledRetryPolicy {
       if (!Number.isInteger(code) || code < 100 || code > 599)
         throw configError(at(where, 'retriable_status_codes'), `${code} is not an HTTP status`);
     this.statusCodes = new Set(policy.retriableStatusCodes);
-    this.headers = policy.retriableHeaders.map(
-      (h, i) => new HeaderMatch(h, indexed(at(where, 'retriable_headers'), i)),
+    this.headers = policy.retriableHeaders.map((h, i) =>
+      headerMatch(h, indexed(at(where, 'retriable_headers'), i)),
     );
   }
 
@@ -134,7 +136,7 @@ export class RetryPolicyImpl implements CompiledRetryPolicy {
     if (c & ON_RETRIABLE_HEADERS)
       for (const h of this.headers) if (h.matchResponse(headers, status)) return true;
     if (c & ON_GRPC) {
-      const value = headerValue(headers, 'grpc-status');
+      const value = joinedHeader(headers, 'grpc-status');
       if (value !== undefined) {
         const bit = GRPC_CONDITION[Number(value)];
         if (bit !== undefined && c & bit) return true;

@@ -13,7 +13,9 @@ import type {
   RouteEntry,
 } from '../types.js';
 import { CompiledHeaderChanges } from './header-changes.js';
-import { HeaderMatch, QueryMatch, headerValue } from './matchers.js';
+import type { CompiledHeaderMatcher } from '../matchers/header-matcher.js';
+import { joinedHeader } from '../matchers/header-matcher.js';
+import { QueryMatch, headerMatch } from './matchers.js';
 import type { MatchState } from './path-match.js';
 import { PathMatch } from './path-match.js';
 import { Redirect } from './redirect.js';
@@ -64,7 +66,7 @@ export class RouteEntryImpl implements RouteEntry {
   readonly cors: model.CorsPolicy | undefined;
 
   private readonly path: PathMatch;
-  private readonly headers: readonly HeaderMatch[];
+  private readonly headers: readonly CompiledHeaderMatcher[];
   private readonly query: readonly QueryMatch[];
   private readonly grpc: boolean;
   /** The runtime fraction in [0, 1]; {@link ALWAYS} when there is none. */
@@ -78,9 +80,7 @@ export class RouteEntryImpl implements RouteEntry {
     this.source = route;
     const m = route.match;
     this.path = new PathMatch(m, at(where, 'match'));
-    this.headers = m.headers.map(
-      (h, i) => new HeaderMatch(h, indexed(at(where, 'match.headers'), i, h.name)),
-    );
+    this.headers = m.headers.map((h, i) => headerMatch(h, indexed(at(where, 'match.headers'), i, h.name)));
     this.query = m.queryParameters.map(
       (q, i) => new QueryMatch(q, indexed(at(where, 'match.query_parameters'), i, q.name)),
     );
@@ -123,7 +123,7 @@ export class RouteEntryImpl implements RouteEntry {
   matches(state: MatchState): boolean {
     if (!this.path.matches(state)) return false;
     const request = state.request;
-    for (const h of this.headers) if (!h.matchRequest(request)) return false;
+    for (const h of this.headers) if (!h.matches(request)) return false;
     if (this.query.length > 0) {
       const params = state.query();
       for (const q of this.query) if (!q.match(params)) return false;
@@ -166,7 +166,7 @@ function choiceChanges(choice: ClusterChoice): CompiledHeaderChanges | null {
 
 /** Envoy's Grpc::Common::hasGrpcContentType: `application/grpc`, or it followed by `+` or `;`. */
 export function isGrpc(headers: HeaderMap): boolean {
-  const type = headerValue(headers, 'content-type');
+  const type = joinedHeader(headers, 'content-type');
   if (type === undefined || type.length < 16) return false;
   const lower = type.toLowerCase();
   if (!lower.startsWith('application/grpc')) return false;

@@ -5,7 +5,7 @@ import type { ResourceCounter } from '@meshlet/breaker';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { UpstreamProtocol } from '../types.js';
-import type { UpstreamTlsOptions } from './tls.js';
+import { type UpstreamTlsOptions, tlsConnectOptions } from './tls.js';
 
 /** How a cluster's pools are built, compiled once per cluster config. */
 export interface PoolSettings {
@@ -71,16 +71,7 @@ export function createHostDispatcher(
     };
   }
   if (tls !== undefined) {
-    options.connect = {
-      rejectUnauthorized: tls.rejectUnauthorized,
-      checkServerIdentity: tls.checkServerIdentity,
-      ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
-      ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-      ...(tls.key !== undefined ? { key: tls.key } : {}),
-      ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
-      // HTTP/2 over TLS offers h2 first and takes HTTP/1.1 if that is what the server picks.
-      ...(h2 ? { preferH2: true } : {}),
-    };
+    options.connect = tlsConnectOptions(tls, h2);
   }
   const pool = new Pool(originOf(address, port, tls !== undefined), options);
   if (connections !== null) countConnections(pool, connections);

@@ -1,9 +1,10 @@
 // Upstream TLS (Envoy's UpstreamTlsContext) as node:tls connect options, built once per cluster.
 import { readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
+import type { buildConnector } from 'undici';
 import { ConfigError } from '@meshlet/errors';
-import { compileRegex } from '@meshlet/xds';
 import type * as model from '@meshlet/xds';
+import { compileStringMatcher, envoyMatcherErrors } from '../matchers/string-matcher.js';
 
 /** What `tls.connect` gets for every connection of a cluster. */
 export interface UpstreamTlsOptions {
@@ -28,34 +29,6 @@ export function readDataSource(source: model.DataSource, field: string): string 
   }
   if ('inlineString' in source) return source.inlineString;
   return Buffer.from(source.inlineBytes, 'base64').toString('utf8');
-}
-
-type Matcher = (value: string) => boolean;
-
-function compileMatcher(m: model.StringMatcher, field: string): Matcher {
-  const fold = m.ignoreCase ? (s: string): string => s.toLowerCase() : (s: string): string => s;
-  if (m.exact !== undefined) {
-    const v = fold(m.exact);
-    return (s) => fold(s) === v;
-  }
-  if (m.prefix !== undefined) {
-    const v = fold(m.prefix);
-    return (s) => fold(s).startsWith(v);
-  }
-  if (m.suffix !== undefined) {
-    const v = fold(m.suffix);
-    return (s) => fold(s).endsWith(v);
-  }
-  if (m.contains !== undefined) {
-    const v = fold(m.contains);
-    return (s) => fold(s).includes(v);
-  }
-  if (m.safeRegex !== undefined) {
-    const re = compileRegex(m.safeRegex);
-    if (typeof re === 'string') throw new ConfigError(`${field}.safe_regex: ${re}`);
-    return (s) => re.matches(s);
-  }
-  throw new ConfigError(`${field}: one of exact, prefix, suffix, contains, safe_regex is required`);
 }
 
 /** The subject alternative names of a certificate: DNS names, URIs and IP addresses. */
@@ -91,14 +64,18 @@ export function compileUpstreamTls(cluster: string, tls: model.UpstreamTls): Ups
     ? readDataSource(validation.trustedCa, `${field} › validation_context.trusted_ca`)
     : undefined;
   const matchers = (validation?.matchSubjectAltNames ?? []).map((m, i) =>
-    compileMatcher(m, `${field} › validation_context.match_subject_alt_names[${i}]`),
+    compileStringMatcher(
+      envoyMatcherErrors,
+      m,
+      `${field} › validation_context.match_subject_alt_names[${i}]`,
+    ),
   );
   const checkServerIdentity =
     matchers.length === 0
       ? ACCEPT
       : (_host: string, peer: PeerCertificate): Error | undefined => {
           const names = subjectAltNames(peer);
-          for (const name of names) for (const m of matchers) if (m(name)) return undefined;
+          for (const name of names) for (const m of matchers) if (m.match(name)) return undefined;
           return new Error(
             `upstream certificate SANs [${names.join(', ')}] match none of match_subject_alt_names`,
           );
@@ -111,5 +88,22 @@ export function compileUpstreamTls(cluster: string, tls: model.UpstreamTls): Ups
     // With SAN matchers but no trusted_ca, the chain is verified against Node's default CAs.
     rejectUnauthorized: validation !== undefined,
     checkServerIdentity,
+  };
+}
+
+/**
+ * undici `connect` options for a cluster's TLS: verification, client certificate, CA, SNI; with
+ * `h2`, HTTP/2 is offered first by ALPN and HTTP/1.1 taken if that is what the server picks.
+ * Shared by the host pools and the health checkers' clients.
+ */
+export function tlsConnectOptions(tls: UpstreamTlsOptions, h2: boolean): buildConnector.BuildOptions {
+  return {
+    rejectUnauthorized: tls.rejectUnauthorized,
+    checkServerIdentity: tls.checkServerIdentity,
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+    ...(h2 ? { preferH2: true } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@meshlet/errors';
 import type { Host } from '@meshlet/lb';
 import { createClusterManager } from '../../src/cluster/index.js';
@@ -15,11 +15,9 @@ import {
   httpServer,
 } from './helpers.js';
 import type { TestServer } from './helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = cleanupAfterEach();
 
 function manager(): DefaultClusterManager {
   const m = createClusterManager();

@@ -3,15 +3,13 @@
 // HealthCheckResponse { ServingStatus status = 1 }).
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerUnaryCall, ServiceDefinition } from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClusterManager } from '../../src/cluster/index.js';
 import { servingStatus } from '../../src/cluster/health-checker.js';
 import { clusters, FakeTime, must, nextHealthCheck, NO_ENDPOINTS, staticCluster } from './helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = cleanupAfterEach();
 
 interface CheckRequest {
   service: string;
@@ -65,7 +63,7 @@ async function healthServer(): Promise<{ port: number; state: { status: number; 
 describe('active gRPC health checks', () => {
   it('passes on SERVING and fails at once on NOT_SERVING, asking for the configured service', async () => {
     const { port, state } = await healthServer();
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const m = createClusterManager({ now: time.now, timers: time });
     cleanup.push(() => m.close());
     m.update(

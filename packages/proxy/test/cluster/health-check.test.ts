@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { createServer as createH2cServer } from 'node:http2';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createClusterManager } from '../../src/cluster/index.js';
 import type { DefaultClusterManager, ManagedCluster } from '../../src/cluster/index.js';
@@ -16,11 +16,9 @@ import {
   withAccessors,
 } from './helpers.js';
 import type { TestServer } from './helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = cleanupAfterEach();
 
 function manager(time: FakeTime): DefaultClusterManager {
   const m = createClusterManager({ now: time.now, timers: time, random: () => 0.5 });
@@ -108,7 +106,7 @@ async function check(
 
 describe('active HTTP health checks', () => {
   it('keeps a new host out until its first check passes, then follows the checks with their thresholds', async () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const server = await healthServer();
     const m = manager(time);
     m.update(clusters(staticCluster('web', [server.port], httpCheck())), NO_ENDPOINTS);
@@ -154,7 +152,7 @@ describe('active HTTP health checks', () => {
   });
 
   it('uses the interval once the cluster has traffic, and counts timeouts toward the unhealthy threshold', async () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const server = await healthServer();
     const m = manager(time);
     m.update(clusters(staticCluster('web', [server.port], httpCheck())), NO_ENDPOINTS);
@@ -187,7 +185,7 @@ describe('active HTTP health checks', () => {
   });
 
   it('keeps health-check state across an update that leaves the cluster unchanged, and carries it into a rebuilt cluster', async () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const server = await healthServer();
     const m = manager(time);
     m.update(clusters(staticCluster('web', [server.port], httpCheck())), NO_ENDPOINTS);
@@ -225,7 +223,7 @@ describe('active HTTP/2 health checks', () => {
           });
         }),
     );
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const m = manager(time);
     m.update(
       clusters(
@@ -275,7 +273,7 @@ async function tcpServer(
 
 describe('active TCP health checks', () => {
   it('passes on connect alone, and fails after unhealthy_threshold refused connects', async () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const { server, port } = await tcpServer();
     const m = manager(time);
     m.update(
@@ -311,7 +309,7 @@ describe('active TCP health checks', () => {
   });
 
   it('sends the payload and expects every receive block in order', async () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     let reply = Buffer.from('+PONG\r\n');
     const { port } = await tcpServer((socket, data) => {
       if (data.toString() === 'PING\r\n') socket.write(reply);

@@ -3,7 +3,6 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Scheduler } from '@meshlet/breaker';
 import { fromEnvoy, TYPE_URLS } from '@meshlet/xds';
 import type { Cluster, ClusterLoadAssignment } from '@meshlet/xds';
 import type { Host } from '@meshlet/lb';
@@ -114,45 +113,8 @@ export async function namedServer(name: string): Promise<TestServer & { status: 
   });
 }
 
-interface Pending {
-  readonly id: number;
-  readonly at: number;
-  readonly callback: () => void;
-}
-
-/** A clock and timers that only move when the test says so. */
-export class FakeTime implements Scheduler {
-  #now = 1_000;
-  #nextId = 1;
-  #pending: Pending[] = [];
-
-  readonly now = (): number => this.#now;
-
-  setTimeout(callback: () => void, delayMs: number): unknown {
-    const id = this.#nextId++;
-    this.#pending.push({ id, at: this.#now + Math.max(0, delayMs), callback });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.#pending = this.#pending.filter((p) => p.id !== handle);
-  }
-
-  /** Moves the clock by `ms`, firing every timer due on the way, in order. */
-  advance(ms: number): void {
-    const target = this.#now + ms;
-    for (;;) {
-      let next: Pending | undefined;
-      for (const p of this.#pending) if (p.at <= target && (!next || p.at < next.at)) next = p;
-      if (!next) break;
-      const due = next;
-      this.#pending = this.#pending.filter((p) => p !== due);
-      this.#now = Math.max(this.#now, due.at);
-      due.callback();
-    }
-    this.#now = target;
-  }
-}
+/** The fake clock and scheduler every package's tests share (test/support/fake-time.ts). */
+export { FakeTime } from '../../../../test/support/fake-time.js';
 
 /** Resolves with the next health check result of `cluster` (optionally of one host). */
 export function nextHealthCheck(

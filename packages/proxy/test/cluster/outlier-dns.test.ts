@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClusterManager } from '../../src/cluster/index.js';
 import type { DefaultClusterManager, ManagedCluster, ResolvedAddress } from '../../src/cluster/index.js';
 import {
@@ -16,11 +16,9 @@ import {
   NO_ENDPOINTS,
   staticCluster,
 } from './helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = cleanupAfterEach();
 
 const OUTLIER = {
   outlier_detection: {
@@ -33,7 +31,7 @@ const OUTLIER = {
 
 describe('outlier detection through report()', () => {
   it('ejects a host after consecutive 5xx, keeps the ejection across an unchanged update, and returns it after the ejection time', () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const m = createClusterManager({ now: time.now, timers: time });
     cleanup.push(() => m.close());
     m.update(clusters(staticCluster('web', [8001, 8002], OUTLIER)), NO_ENDPOINTS);
@@ -61,7 +59,7 @@ describe('outlier detection through report()', () => {
   });
 
   it('counts connect failures, timeouts and resets as local-origin failures (gateway errors unless split)', () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const m = createClusterManager({ now: time.now, timers: time });
     cleanup.push(() => m.close());
     m.update(clusters(staticCluster('web', [8001, 8002], OUTLIER)), NO_ENDPOINTS);
@@ -75,7 +73,7 @@ describe('outlier detection through report()', () => {
   });
 
   it('stops monitoring a host that leaves, and a passing health check ends an ejection', async () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const server = await namedServer('ok');
     cleanup.push(() => server.close());
     const m = createClusterManager({ now: time.now, timers: time });
@@ -174,7 +172,7 @@ async function body(c: ManagedCluster, address: string, port: number): Promise<s
 
 describe('STRICT_DNS', () => {
   function setup(): { time: FakeTime; resolver: FakeResolver; m: DefaultClusterManager } {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const resolver = new FakeResolver();
     const m = createClusterManager({ now: time.now, timers: time, resolver });
     cleanup.push(() => m.close());

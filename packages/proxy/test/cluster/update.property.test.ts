@@ -62,7 +62,7 @@ describe('update() with EDS endpoint sets (property)', () => {
     const config = cluster({ name: 'svc', type: 'EDS', outlier_detection: {} });
     await fc.assert(
       fc.asyncProperty(fc.array(setArb, { minLength: 1, maxLength: 6 }), async (sets) => {
-        const time = new FakeTime();
+        const time = new FakeTime(1000);
         const m = createClusterManager({ now: time.now, timers: time });
         try {
           m.update(clusters(config), new Map([['svc', toAssignment(sets[0] ?? [])]]));

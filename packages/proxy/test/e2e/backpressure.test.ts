@@ -4,14 +4,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createProxy } from '../../src/index.js';
-import { cluster, gateway, namedUpstream, route, routeAction } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { cluster, gateway, route, routeAction } from './helpers.js';
+import { e2eScope } from './scope.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { cleanups, start, upstream } = e2eScope();
 
 const MB = 1024 * 1024;
 const TOTAL = 64 * MB;
@@ -20,14 +17,12 @@ const TOTAL = 64 * MB;
 const BOUND = 24 * MB;
 
 async function proxyTo(port: number): Promise<number> {
-  const proxy = createProxy({
-    config: gateway({
+  const proxy = await start(
+    gateway({
       routes: [route('r', { route: routeAction('up', { timeoutMs: 0 }) })],
       clusters: [cluster('up', [port])],
     }),
-  });
-  cleanups.push(() => proxy.close());
-  await proxy.start();
+  );
   return proxy.address('ingress')?.port ?? 0;
 }
 
@@ -36,7 +31,7 @@ describe('backpressure', () => {
     let written = 0;
     let finished = false;
     const chunk = Buffer.alloc(64 * 1024, 97);
-    const up = await namedUpstream('big', (req: IncomingMessage, res: ServerResponse) => {
+    const up = await upstream('big', (req: IncomingMessage, res: ServerResponse) => {
       req.resume();
       res.setHeader('content-length', String(TOTAL));
       const pump = (): void => {
@@ -52,7 +47,6 @@ describe('backpressure', () => {
       };
       pump();
     });
-    cleanups.push(up.close);
     const port = await proxyTo(up.port);
     const socket = net.connect(port, '127.0.0.1');
     cleanups.push(async () => {
@@ -83,13 +77,12 @@ describe('backpressure', () => {
     let upstreamReq: IncomingMessage | undefined;
     let arrived: () => void = () => undefined;
     const got = new Promise<void>((resolve) => (arrived = resolve));
-    const up = await namedUpstream('sink', (req: IncomingMessage, res: ServerResponse) => {
+    const up = await upstream('sink', (req: IncomingMessage, res: ServerResponse) => {
       upstreamReq = req;
       req.pause();
       arrived();
       req.on('end', () => res.end('done'));
     });
-    cleanups.push(up.close);
     const port = await proxyTo(up.port);
     const socket = net.connect(port, '127.0.0.1');
     cleanups.push(async () => {

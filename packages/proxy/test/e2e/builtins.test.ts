@@ -1,17 +1,14 @@
 // The built-in filters end to end, configured as Envoy configures them (an Envoy v3 listener in
 // JSON, translated by @meshlet/xds): header mutation, fault abort by header, RBAC deny, CORS
 // preflight and local rate limiting, in one chain in front of a real upstream.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { fromEnvoy, TYPE_URLS } from '@meshlet/xds';
 import type * as model from '@meshlet/xds';
-import { createProxy, type HttpProxy } from '../../src/index.js';
-import { cluster, namedUpstream, origin, snapshot } from './helpers.js';
+import { cluster, origin, snapshot } from './helpers.js';
+import { e2eScope } from './scope.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { start, upstream } = e2eScope();
 
 const percent100 = { numerator: 100, denominator: 'HUNDRED' };
 
@@ -105,17 +102,14 @@ function envoyListener(): model.Listener {
 describe('built-in filters through the proxy', () => {
   it('mutate headers, abort by fault header, deny by RBAC, answer CORS preflights, rate limit', async () => {
     const seen: unknown[] = [];
-    const api = await namedUpstream('api', (req, res) => {
+    const api = await upstream('api', (req, res) => {
       req.resume();
       seen.push(req.headers['x-mutated']);
       res.end('api');
     });
-    cleanups.push(api.close);
-    const proxy: HttpProxy = createProxy({
-      config: snapshot({ listeners: [envoyListener()], clusters: [cluster('api', [api.port])] }),
-    });
-    cleanups.push(() => proxy.close());
-    await proxy.start();
+    const proxy = await start(
+      snapshot({ listeners: [envoyListener()], clusters: [cluster('api', [api.port])] }),
+    );
     const base = origin(proxy);
 
     const ok = await request(`${base}/items`);

@@ -3,9 +3,8 @@
 // timeout, max connections.
 import { once } from 'node:events';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import type * as model from '@meshlet/xds';
 import {
   ConfigError,
   createProxy,
@@ -23,18 +22,9 @@ import {
   route,
   routeAction,
 } from './helpers.js';
+import { e2eScope } from './scope.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function start(config: model.XdsSnapshot, more: Partial<ProxyOptions> = {}): Promise<HttpProxy> {
-  const proxy = createProxy({ config, ...more });
-  cleanups.push(() => proxy.close());
-  await proxy.start();
-  return proxy;
-}
+const { cleanups, start } = e2eScope();
 
 interface TenantConfig {
   readonly header: string;

@@ -1,12 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { createProxy, type HttpProxy } from '../../src/index.js';
 import { cluster, gateway, match, origin, route, routeAction, startHttpServer } from './helpers.js';
+import { e2eScope } from './scope.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { cleanups, start } = e2eScope();
 
 async function upstream(name: string) {
   const seen: {
@@ -31,13 +28,6 @@ async function upstream(name: string) {
   });
   cleanups.push(server.close);
   return { ...server, seen };
-}
-
-async function start(config: Parameters<typeof createProxy>[0]['config']): Promise<HttpProxy> {
-  const proxy = createProxy({ config });
-  cleanups.push(() => proxy.close());
-  await proxy.start();
-  return proxy;
 }
 
 describe('forwarding through the proxy (HTTP/1.1, keep-alive)', () => {

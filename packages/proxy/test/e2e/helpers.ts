@@ -10,8 +10,12 @@ type Partially<T> = { -readonly [K in keyof T]?: T[K] };
 
 /** A route action forwarding to `cluster`. */
 export function routeAction(cluster: string, more: Partially<model.RouteAction> = {}): model.RouteAction {
+  return action({ cluster, ...more });
+}
+
+/** A route action with Envoy's defaults and what `more` sets (no cluster unless given). */
+export function action(more: Partially<model.RouteAction> = {}): model.RouteAction {
   return {
-    cluster,
     autoHostRewrite: false,
     timeoutMs: 15_000,
     hashPolicy: [],
@@ -342,18 +346,20 @@ export function retryPolicy(more: Partially<model.RetryPolicy> = {}): model.Retr
   };
 }
 
+/** A loopback HTTP/1.1 upstream started by `namedUpstream`. */
+export interface NamedUpstream {
+  readonly name: string;
+  readonly port: number;
+  /** Every request received, in order. */
+  readonly requests: http.IncomingMessage[];
+  /** The connections open now. */
+  readonly sockets: Set<Socket>;
+  readonly server: http.Server;
+  readonly close: () => Promise<void>;
+}
+
 /** A loopback HTTP/1.1 upstream answering `name` (or via `handler`), counting requests and open sockets. */
-export async function namedUpstream(
-  name: string,
-  handler?: http.RequestListener,
-): Promise<{
-  name: string;
-  port: number;
-  requests: http.IncomingMessage[];
-  sockets: Set<Socket>;
-  server: http.Server;
-  close: () => Promise<void>;
-}> {
+export async function namedUpstream(name: string, handler?: http.RequestListener): Promise<NamedUpstream> {
   const requests: http.IncomingMessage[] = [];
   const sockets = new Set<Socket>();
   const started = await startHttpServer((req, res) => {

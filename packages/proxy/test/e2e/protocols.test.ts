@@ -6,11 +6,11 @@ import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
 import type * as model from '@meshlet/xds';
-import { createProxy, type HttpProxy } from '../../src/index.js';
+import { type HttpProxy } from '../../src/index.js';
 import {
   cluster,
   filterChain,
@@ -26,28 +26,13 @@ import {
   snapshot,
   virtualHost,
 } from './helpers.js';
+import { e2eScope } from './scope.js';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 const CA = fixture('ca.crt');
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function start(config: model.XdsSnapshot): Promise<HttpProxy> {
-  const proxy = createProxy({ config });
-  cleanups.push(() => proxy.close());
-  await proxy.start();
-  return proxy;
-}
-
-async function upstream(name: string) {
-  const u = await namedUpstream(name);
-  cleanups.push(u.close);
-  return u;
-}
+const { cleanups, start, upstream } = e2eScope();
 
 function h2Get(
   url: string,

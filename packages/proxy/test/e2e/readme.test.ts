@@ -1,16 +1,14 @@
 // The README's gateway, run: its YAML bootstrap (ports swapped for loopback test ports) and its
 // user filter, through a real proxy to a real upstream.
 import { readFileSync } from 'node:fs';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { request } from 'undici';
 import { parseBootstrap } from '@meshlet/xds';
 import { ConfigError, createProxy, defineHttpFilter, snapshotOfBootstrap } from '../../src/index.js';
 import { namedUpstream } from './helpers.js';
+import { cleanupAfterEach } from './scope.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';

@@ -1,42 +1,27 @@
 // Retries, circuit breaking, outlier detection, health checks, subsets and mirrors, end to end:
 // a real proxy, real undici clients, real node:http upstreams on loopback.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type * as model from '@meshlet/xds';
-import { createProxy, type HttpProxy, type ProxyOptions } from '../../src/index.js';
+import { once } from 'node:events';
+import { defineHttpFilter } from '../../src/index.js';
 import { FakeTime, nextHealthCheck } from '../cluster/helpers.js';
 import {
   cluster,
+  customFilter,
   envoyAssignment,
   envoyCluster,
   envoyEndpoint,
   gateway,
   match,
-  namedUpstream,
   origin,
   retryPolicy,
   route,
   routeAction,
 } from './helpers.js';
+import { e2eScope } from './scope.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function upstream(name: string, handler?: Parameters<typeof namedUpstream>[1]) {
-  const u = await namedUpstream(name, handler);
-  cleanups.push(u.close);
-  return u;
-}
-
-async function start(config: model.XdsSnapshot, more: Partial<ProxyOptions> = {}): Promise<HttpProxy> {
-  const proxy = createProxy({ config, ...more });
-  cleanups.push(() => proxy.close());
-  await proxy.start();
-  return proxy;
-}
+const { start, upstream } = e2eScope();
 
 async function get(
   url: string,
@@ -133,7 +118,7 @@ describe('circuit breaking', () => {
 
 describe('outlier detection', () => {
   it('ejects a host after consecutive 5xx and returns it after the ejection time', async () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     const bad = await upstream('bad', failing(500));
     const good = await upstream('good');
     const proxy = await start(
@@ -171,7 +156,7 @@ describe('outlier detection', () => {
 
 describe('active health checks', () => {
   it('fails over to the healthy host when a host fails its health check, and back when it passes', async () => {
-    const time = new FakeTime();
+    const time = new FakeTime(1000);
     let aHealthy = true;
     const a = await upstream('a', (req, res) => {
       req.resume();
@@ -303,5 +288,42 @@ describe('request mirroring', () => {
     expect(res).toMatchObject({ status: 200, body: 'main' });
     expect(await shadowArrived).toBe('shop.local-shadow');
     release();
+  });
+});
+
+describe('errors where no request can report them', () => {
+  it("an error thrown under a router filter timer is the proxy's 'error' event; the client gets a reset", async () => {
+    const time = new FakeTime(1000);
+    const slow = await upstream('slow', (req) => {
+      req.resume();
+    });
+    // A user filter that breaks local replies, so the route timeout's 504 throws inside the timer.
+    const breakReply = defineHttpFilter<null>({
+      name: 'test.break-reply',
+      configure: () => null,
+      onRequest(ctx) {
+        (ctx as { reply: unknown }).reply = () => {
+          throw new Error('reply failed');
+        };
+      },
+    });
+    const proxy = await start(
+      gateway({
+        routes: [route('r', { match: match('/'), route: routeAction('slow', { timeoutMs: 1000 }) })],
+        clusters: [cluster('slow', [slow.port])],
+        httpFilters: [customFilter('break', 'test.break-reply')],
+      }),
+      { now: time.now, timers: time, filters: [breakReply] },
+    );
+    const errors: [unknown, string][] = [];
+    proxy.on('error', (error, where) => errors.push([error, where]));
+    const forwarded = once(slow.server, 'request');
+    const response = request(`${origin(proxy)}/`);
+    await forwarded;
+    time.advance(1001);
+    expect(errors).toHaveLength(1);
+    expect((errors[0]?.[0] as Error).message).toBe('reply failed');
+    expect(errors[0]?.[1]).toBe('router filter');
+    await expect(response).rejects.toThrow();
   });
 });

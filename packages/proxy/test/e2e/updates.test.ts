@@ -3,10 +3,10 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import type * as model from '@meshlet/xds';
-import { ConfigError, createProxy, type HttpProxy } from '../../src/index.js';
+import { ConfigError } from '../../src/index.js';
 import {
   cluster,
   customFilter,
@@ -14,7 +14,6 @@ import {
   gateway,
   hcm,
   listener,
-  namedUpstream,
   origin,
   route,
   routeAction,
@@ -22,24 +21,9 @@ import {
   snapshot,
   virtualHost,
 } from './helpers.js';
+import { e2eScope } from './scope.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function upstream(name: string, handler?: Parameters<typeof namedUpstream>[1]) {
-  const u = await namedUpstream(name, handler);
-  cleanups.push(u.close);
-  return u;
-}
-
-async function start(config: model.XdsSnapshot): Promise<HttpProxy> {
-  const proxy = createProxy({ config });
-  cleanups.push(() => proxy.close());
-  await proxy.start();
-  return proxy;
-}
+const { cleanups, start, upstream } = e2eScope();
 
 const rateLimit = (maxTokens: number): model.HttpFilter => ({
   name: 'envoy.filters.http.local_ratelimit',

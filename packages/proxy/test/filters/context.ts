@@ -15,6 +15,7 @@ import type {
   RouteEntry,
   StreamInfo,
 } from '../../src/types.js';
+import { action as routeActionWith } from '../e2e/helpers.js';
 
 /** A clock and a random source the test controls. */
 export class TestEnv implements FilterEnvironment {
@@ -195,16 +196,10 @@ export async function run(
 export function route(
   options: { cluster?: string; clusterHeader?: string; cors?: model.CorsPolicy } = {},
 ): RouteEntry {
-  const action: { -readonly [K in keyof model.RouteAction]: model.RouteAction[K] } = {
-    autoHostRewrite: false,
-    timeoutMs: 15_000,
-    hashPolicy: [],
-    requestMirrorPolicies: [],
-    priority: 'DEFAULT',
-    upgradeConfigs: [],
-  };
-  if (options.cluster !== undefined) action.cluster = options.cluster;
-  if (options.clusterHeader !== undefined) action.clusterHeader = options.clusterHeader;
+  const action = routeActionWith({
+    ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
+    ...(options.clusterHeader === undefined ? {} : { clusterHeader: options.clusterHeader }),
+  });
   const source: model.Route = {
     name: 'r',
     match: { prefix: '/', caseSensitive: true, headers: [], queryParameters: [], grpc: false },

@@ -6,37 +6,16 @@ import { TYPE_URLS, fromEnvoy } from '@meshlet/xds';
 import type { Cluster, ClusterLoadAssignment } from '@meshlet/xds';
 import type { ServerResponse } from 'node:http';
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClusterManager } from '../../src/cluster/index.js';
 import type { DefaultClusterManager } from '../../src/cluster/index.js';
 import { createRouterFilter } from '../../src/router-filter/index.js';
 import type { CompiledRouteAction, RouteEntry } from '../../src/types.js';
-import { TestH2Listener, TestListener, route, until, upstream } from './harness.js';
+import { TestH2Listener, TestListener, route, until, upstreamsClosedBy } from './harness.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
+import { assignment, cluster as envoyCluster, staticCluster as cluster } from '../cluster/helpers.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function cluster(name: string, ports: readonly number[], extra: Record<string, unknown> = {}): Cluster {
-  return fromEnvoy({
-    '@type': TYPE_URLS.cluster,
-    name,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [
-        {
-          lb_endpoints: ports.map((port) => ({
-            endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } },
-          })),
-        },
-      ],
-    },
-    ...extra,
-  }).value as Cluster;
-}
+const cleanups = cleanupAfterEach();
 
 const NO_ENDPOINTS: ReadonlyMap<string, ClusterLoadAssignment> = new Map();
 
@@ -67,11 +46,7 @@ async function listen(m: DefaultClusterManager, entry: RouteEntry, h2 = false): 
   return h2 ? `127.0.0.1:${port}` : `http://127.0.0.1:${port}`;
 }
 
-async function up(handler: Parameters<typeof upstream>[0]) {
-  const server = await upstream(handler);
-  cleanups.push(() => server.close());
-  return server;
-}
+const up = upstreamsClosedBy(cleanups);
 
 describe('router filter over the cluster manager', () => {
   it('overflows on the cluster circuit breakers (max_requests)', async () => {
@@ -173,6 +148,50 @@ describe('router filter: auto_host_rewrite', () => {
     const kept = await listen(m, base);
     await (await request(kept, { headers: { host: 'public.example' } })).body.dump();
     expect(seen).toEqual(['orders.internal', 'public.example']);
+  });
+
+  it("sets the authority to an EDS or STATIC endpoint's hostname; an endpoint without one keeps it", async () => {
+    const seen: string[] = [];
+    const a = await up((req, res) => {
+      seen.push(req.headers.host ?? '');
+      res.end();
+    });
+    const b = await up((req, res) => {
+      seen.push(req.headers.host ?? '');
+      res.end();
+    });
+    const named = (port: number, hostname?: string) => ({
+      endpoint: {
+        address: { socket_address: { address: '127.0.0.1', port_value: port } },
+        ...(hostname === undefined ? {} : { hostname }),
+      },
+    });
+    const list = [
+      envoyCluster({ name: 'eds', type: 'EDS', eds_cluster_config: { service_name: 'eds-v1' } }),
+      envoyCluster({
+        name: 'static',
+        type: 'STATIC',
+        load_assignment: {
+          cluster_name: 'static',
+          endpoints: [{ lb_endpoints: [named(b.port, 'b.static')] }],
+        },
+      }),
+      cluster('plain', [b.port]),
+    ];
+    const m = manager(...list);
+    m.update(
+      new Map(list.map((c) => [c.name, c])),
+      new Map([['eds-v1', assignment('eds-v1', [named(a.port, 'orders.eds')])]]),
+    );
+    const rewriting = (name: string): RouteEntry => {
+      const base = route({ cluster: name });
+      return { ...base, action: { ...(base.action as CompiledRouteAction), autoHostRewrite: true } };
+    };
+    for (const name of ['eds', 'static', 'plain']) {
+      const url = await listen(m, rewriting(name));
+      await (await request(url, { headers: { host: 'public.example' } })).body.dump();
+    }
+    expect(seen).toEqual(['orders.eds', 'b.static', 'public.example']);
   });
 });
 

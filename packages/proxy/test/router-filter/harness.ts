@@ -527,6 +527,17 @@ export async function upstream(
   };
 }
 
+/** A starter of `upstream`s that `cleanups` closes after each test. */
+export function upstreamsClosedBy(
+  cleanups: (() => unknown)[],
+): (handler: (req: IncomingMessage, res: ServerResponse) => void) => ReturnType<typeof upstream> {
+  return async (handler) => {
+    const server = await upstream(handler);
+    cleanups.push(() => server.close());
+    return server;
+  };
+}
+
 /** A clock tests move by hand, and a wheel on it whose timer never fires by itself. */
 export class ManualTime {
   now = 1000;

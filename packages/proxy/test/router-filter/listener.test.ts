@@ -1,12 +1,11 @@
 // The router filter behind the real listener and connection manager (core's src/listener and
 // src/http), with route tables from src/router and clusters from src/cluster: every part real.
 import * as grpc from '@grpc/grpc-js';
-import { TYPE_URLS, fromEnvoy } from '@meshlet/xds';
 import type * as model from '@meshlet/xds';
 import { request as httpRequest } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { Client, request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,34 +17,13 @@ import type { ForwardingRouterFilter } from '../../src/router-filter/index.js';
 import { defineHttpFilter } from '../../src/index.js';
 import type { HttpFilter } from '../../src/types.js';
 import { customFilter, match, route, routeAction, routeConfig, virtualHost } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 import { startHarness } from '../http/harness.js';
 import type { Harness } from '../http/harness.js';
-import { ManualTime, until, upstream } from './harness.js';
+import { ManualTime, until, upstreamsClosedBy } from './harness.js';
+import { staticCluster as cluster } from '../cluster/helpers.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function cluster(name: string, ports: readonly number[], extra: Record<string, unknown> = {}): model.Cluster {
-  return fromEnvoy({
-    '@type': TYPE_URLS.cluster,
-    name,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [
-        {
-          lb_endpoints: ports.map((port) => ({
-            endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } },
-          })),
-        },
-      ],
-    },
-    ...extra,
-  }).value as model.Cluster;
-}
+const cleanups = cleanupAfterEach();
 
 interface Proxy {
   harness: Harness;
@@ -87,11 +65,7 @@ async function proxy(
   return { harness, filter, clusters: manager, url: `http://127.0.0.1:${harness.port}` };
 }
 
-async function up(handler: (req: IncomingMessage, res: ServerResponse) => void) {
-  const server = await upstream(handler);
-  cleanups.push(() => server.close());
-  return server;
-}
+const up = upstreamsClosedBy(cleanups);
 
 function retryPolicy(more: Partial<model.RetryPolicy> = {}): model.RetryPolicy {
   return {

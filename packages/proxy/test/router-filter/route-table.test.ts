@@ -3,15 +3,14 @@
 import type * as model from '@meshlet/xds';
 import type { ServerResponse } from 'node:http';
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compileRouteTable } from '../../src/router/index.js';
 import { createRouterFilter } from '../../src/router-filter/index.js';
-import { TestCluster, TestClusters, TestListener, until, upstream } from './harness.js';
+import { TestCluster, TestClusters, TestListener, until, upstreamsClosedBy } from './harness.js';
+import { action } from '../e2e/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 const NO_CHANGES: model.HeaderChanges = {
   requestHeadersToAdd: [],
@@ -19,18 +18,6 @@ const NO_CHANGES: model.HeaderChanges = {
   responseHeadersToAdd: [],
   responseHeadersToRemove: [],
 };
-
-function action(a: Partial<model.RouteAction>): model.RouteAction {
-  return {
-    autoHostRewrite: false,
-    timeoutMs: 15_000,
-    hashPolicy: [],
-    requestMirrorPolicies: [],
-    priority: 'DEFAULT',
-    upgradeConfigs: [],
-    ...a,
-  };
-}
 
 function route(
   prefix: string,
@@ -79,11 +66,7 @@ async function serve(clusters: TestCluster[], routes: model.Route[]) {
   return { url: `http://127.0.0.1:${port}`, filter, listener };
 }
 
-async function up(handler: Parameters<typeof upstream>[0]) {
-  const server = await upstream(handler);
-  cleanups.push(() => server.close());
-  return server;
-}
+const up = upstreamsClosedBy(cleanups);
 
 describe('router filter with compiled route tables', () => {
   it('retries 5xx on a host not tried before (previous_hosts), with backoff from the policy', async () => {

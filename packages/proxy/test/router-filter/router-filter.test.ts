@@ -2,7 +2,7 @@ import { Client, request } from 'undici';
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRouterFilter } from '../../src/router-filter/index.js';
 import type { ForwardingRouterFilter, RouterFilterOptions } from '../../src/router-filter/index.js';
 import type { RouteEntry, StreamInfo } from '../../src/types.js';
@@ -14,21 +14,13 @@ import {
   retryPolicy,
   route,
   until,
-  upstream,
+  upstreamsClosedBy,
 } from './harness.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
-type Upstream = Awaited<ReturnType<typeof upstream>>;
+const cleanups = cleanupAfterEach();
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function up(handler: Parameters<typeof upstream>[0]): Promise<Upstream> {
-  const server = await upstream(handler);
-  cleanups.push(() => server.close());
-  return server;
-}
+const up = upstreamsClosedBy(cleanups);
 
 interface Setup {
   filter: ForwardingRouterFilter;

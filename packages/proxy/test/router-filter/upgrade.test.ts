@@ -1,14 +1,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createRouterFilter } from '../../src/router-filter/index.js';
 import { TestCluster, TestClusters, TestListener, route, until, upstream } from './harness.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 async function echoServer(): Promise<{ port: number; wss: WebSocketServer }> {
   const server = createServer((_req, res) => res.end('not a websocket'));

@@ -227,7 +227,7 @@ describe('config errors', () => {
       withRoute(
         route({ match: { headers: [headerMatcher({ name: 'x', rangeMatch: { start: 5, end: 5 } })] } }),
       ),
-      /range_match: \[5, 5\) is not a range/,
+      /match\.headers\[0\] \("x"\)\.range_match: \[5, 5\) is not a range/,
     ],
     [
       'two header specifiers',
@@ -238,7 +238,7 @@ describe('config errors', () => {
           },
         }),
       ),
-      /takes one of string_match, present_match, range_match/,
+      /match\.headers\[0\] \("x"\): takes only one of string_match, present_match, range_match/,
     ],
     [
       'a string matcher with two kinds',
@@ -260,7 +260,7 @@ describe('config errors', () => {
           match: { queryParameters: [{ name: 'q', stringMatch: { prefix: '', ignoreCase: false } }] },
         }),
       ),
-      /query_parameters\[0\] \("q"\)\.string_match: prefix, suffix and contains must not be empty/,
+      /query_parameters\[0\] \("q"\)\.string_match\.prefix: must not be empty/,
     ],
     [
       'a redirect with two path rewrites',

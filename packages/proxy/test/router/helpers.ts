@@ -1,6 +1,9 @@
 // Builders of model objects with the defaults @meshlet/xds fills in, and of match inputs.
 import type * as model from '@meshlet/xds';
 import type { ConnectionInfo, HeaderMap, MatchInput, RequestHead } from '../../src/types.js';
+import { action } from '../e2e/helpers.js';
+
+export { action };
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -27,18 +30,6 @@ export function routeMatch(match: Partial<model.RouteMatch> = {}): model.RouteMa
   )
     m.prefix = '/';
   return m;
-}
-
-export function action(a: Partial<model.RouteAction> = {}): model.RouteAction {
-  return {
-    autoHostRewrite: false,
-    timeoutMs: 15_000,
-    hashPolicy: [],
-    requestMirrorPolicies: [],
-    priority: 'DEFAULT',
-    upgradeConfigs: [],
-    ...a,
-  };
 }
 
 export function route(

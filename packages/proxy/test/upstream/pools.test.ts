@@ -8,10 +8,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClusterManager } from '../../src/cluster/index.js';
 import type { DefaultClusterManager, ManagedCluster } from '../../src/cluster/index.js';
 import { clusters, must, NO_ENDPOINTS, staticCluster } from '../cluster/helpers.js';
+import { cleanupAfterEach } from '../e2e/scope.js';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
@@ -20,10 +21,7 @@ const OTHER_CA = fixture('other-ca.crt');
 const CERT = fixture('server.crt');
 const KEY = fixture('server.key');
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = cleanupAfterEach();
 
 function manager(): DefaultClusterManager {
   const m = createClusterManager();

@@ -4,9 +4,9 @@
 import type { CorsPolicy } from '@meshlet/xds';
 import type { FilterEnvironment, HeaderMap, HttpContext, HttpFilter } from '../../types.js';
 import { ConfigReader } from '../config-reader.js';
-import { joinedHeader } from '../header-matcher.js';
+import { joinedHeader } from '../../matchers/header-matcher.js';
 import { isSafeHeaderValue } from '../header-mutation/header-ops.js';
-import { type CompiledStringMatcher, compileStringMatcher } from '../string-matcher.js';
+import { type CompiledStringMatcher, compileStringMatcher } from '../../matchers/string-matcher.js';
 
 /** A CorsPolicy compiled: origin matchers built once. */
 export class CompiledCorsPolicy {

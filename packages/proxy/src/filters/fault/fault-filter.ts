@@ -8,7 +8,7 @@ import {
   compileHeaderMatchers,
   joinedHeader,
   matchAllHeaders,
-} from '../header-matcher.js';
+} from '../../matchers/header-matcher.js';
 
 /** The request headers a client controls faults with (when `headerDelay` / `headerAbort` are set). */
 export const FAULT_HEADERS = {

@@ -3,8 +3,8 @@
 // first matching policy in name order (Envoy keeps policies in a sorted map).
 import type { HttpContext } from '../../types.js';
 import type { ConfigReader } from '../config-reader.js';
-import { CompiledHeaderMatcher } from '../header-matcher.js';
-import { type CompiledStringMatcher, compileStringMatcher } from '../string-matcher.js';
+import { CompiledHeaderMatcher } from '../../matchers/header-matcher.js';
+import { type CompiledStringMatcher, compileStringMatcher } from '../../matchers/string-matcher.js';
 import { type CidrRange, compileCidr, parseIp } from './cidr.js';
 
 /** One compiled permission or principal. */
