@@ -27,6 +27,10 @@ if (
   run('lint (eslint, type-checked rules)', pnpm('exec', 'eslint', '--max-warnings=0', '.'));
   run('format (prettier)', pnpm('exec', 'prettier', '--check', '--log-level=warn', '.'));
   run('type-check (tsc)', pnpm('exec', 'tsc', '-p', 'tsconfig.json'));
+  run(
+    'type-check sources as published (isolatedDeclarations)',
+    pnpm('exec', 'tsc', '-p', 'tsconfig.src.json'),
+  );
   run('dependency direction', script('scripts/check-deps.ts'));
   run(
     'tests (vitest)',

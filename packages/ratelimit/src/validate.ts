@@ -5,7 +5,7 @@ export function integerOption(
   name: string,
   value: unknown,
   min: number,
-  max = Number.MAX_SAFE_INTEGER,
+  max: number = Number.MAX_SAFE_INTEGER,
 ): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
@@ -14,7 +14,7 @@ export function integerOption(
 }
 
 /** Throws a ConfigError unless `value` is a finite number in [min, max]. */
-export function numberOption(name: string, value: unknown, min: number, max = Number.MAX_VALUE): number {
+export function numberOption(name: string, value: unknown, min: number, max: number = Number.MAX_VALUE): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
     throw new ConfigError(`${name} must be a number from ${min} to ${max}, got ${String(value)}`);
   }

@@ -20,7 +20,6 @@ import type {
   UpstreamProtocol,
 } from '../types.js';
 import { parseGrpcTimeout, upstreamHeaders, withoutHopByHop } from './headers.js';
-import { hostnameOf } from './host-names.js';
 import type { RequestBodyOwner } from './request-body.js';
 import { AttemptBody, RequestBody } from './request-body.js';
 import { RequestTimer, TimerKind } from './timers.js';
@@ -461,7 +460,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     const request = this.request;
     const headers = request.headers;
     if ((this.action as CompiledRouteAction).autoHostRewrite === true) {
-      const hostname = hostnameOf(cluster.config, host);
+      const hostname = host.hostname; // the endpoint's hostname, else its DNS name (src/cluster)
       if (hostname !== undefined) request.authority = hostname;
     }
     headers.host = request.authority;
