@@ -14,7 +14,12 @@ export function integerOption(
 }
 
 /** Throws a ConfigError unless `value` is a finite number in [min, max]. */
-export function numberOption(name: string, value: unknown, min: number, max: number = Number.MAX_VALUE): number {
+export function numberOption(
+  name: string,
+  value: unknown,
+  min: number,
+  max: number = Number.MAX_VALUE,
+): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
     throw new ConfigError(`${name} must be a number from ${min} to ${max}, got ${String(value)}`);
   }
