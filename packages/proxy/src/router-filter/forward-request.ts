@@ -60,6 +60,15 @@ const CONNECT_ERRORS = new Set([
   'UND_ERR_CONNECT',
 ]);
 
+/** Error codes undici gives for an upstream response it cannot parse (its parser's errors carry none). */
+const PROTOCOL_ERRORS = new Set(['UND_ERR_HEADERS_OVERFLOW', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH']);
+
+/** An upstream that answered, but not in HTTP: Envoy's `protocol error` reset reason (UPE). */
+function isProtocolError(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return error.name === 'HTTPParserError' || (typeof code === 'string' && PROTOCOL_ERRORS.has(code));
+}
+
 function classify(error: Error, requestStarted: boolean): Failure {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
@@ -768,6 +777,14 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
         RESET_BEFORE_HEADERS + 'connection failure',
         'UF',
         'upstream_reset_before_response_started{connection_failure}',
+      );
+    } else if (isProtocolError(error)) {
+      this.filter.stats.resets++;
+      this.#localReply(
+        503,
+        RESET_BEFORE_HEADERS + 'protocol error',
+        'UPE',
+        'upstream_reset_before_response_started{protocol_error}',
       );
     } else {
       this.filter.stats.resets++;

@@ -289,6 +289,24 @@ describe('router filter: failures and retries', () => {
     expect(listener.served[0]?.ctx.info.responseFlags.has('UC')).toBe(true);
   });
 
+  it('answers 503 UPE when the upstream answers with something that is not HTTP', async () => {
+    const garbage = await up((req) => {
+      req.socket.end('NOT HTTP AT ALL\r\n\r\n');
+    });
+    const huge = await up((req) => {
+      req.socket.end(`HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(200_000)}\r\n\r\n`);
+    });
+    for (const upstream of [garbage, huge]) {
+      const { url, listener } = await proxy([new TestCluster('backend', [upstream.port])], route());
+      const res = await request(url);
+      expect(res.statusCode).toBe(503);
+      expect(await res.body.text()).toBe(
+        'upstream connect error or disconnect/reset before headers. reset reason: protocol error',
+      );
+      expect(listener.served[0]?.ctx.info.responseFlags.has('UPE')).toBe(true);
+    }
+  });
+
   it('resets the downstream stream when the upstream fails after the head', async () => {
     const half = await up((req, res) => {
       res.writeHead(200, { 'content-length': '100' });
