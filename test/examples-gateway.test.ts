@@ -23,4 +23,6 @@ it('examples/gateway: the tour shows the API-key filter, retries, the canary and
   expect(v1.some((b) => b.attempt === 2 && b.instance === 'v1-a')).toBe(true);
   expect(lines[6]).toMatch(/→ 200 .*"version":"v2"/);
   expect(lines[7]).toMatch(/×429/);
+  const limited = await fetch(`${demo.url}/api/x`, { headers: { 'x-api-key': 'demo-key' } });
+  expect(limited.headers.get('x-ratelimit-limit')).toBe('10');
 });

@@ -229,6 +229,7 @@ const cases: Case[] = [
       responseHeadersToAdd: [],
       descriptors: [],
       localRateLimitPerDownstreamConnection: false,
+      enableXRatelimitHeaders: 'OFF',
     } satisfies model.LocalRateLimitConfig,
     ctx: ctx(),
     response: true,

@@ -339,6 +339,8 @@ export interface LocalRateLimitConfig {
     readonly tokenBucket: TokenBucket;
   }[];
   readonly localRateLimitPerDownstreamConnection: boolean;
+  /** `DRAFT_VERSION_03`: `x-ratelimit-limit/-remaining/-reset` on responses the filter checked. Default `OFF`. */
+  readonly enableXRatelimitHeaders: 'OFF' | 'DRAFT_VERSION_03';
 }
 
 /** An RBAC permission (what a request does); exactly one field set. */

@@ -157,6 +157,7 @@ describe('translate: more features', () => {
             },
           ],
           local_rate_limit_per_downstream_connection: true,
+          enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
         },
       },
       {
@@ -258,6 +259,7 @@ describe('translate: more features', () => {
         },
       ],
       localRateLimitPerDownstreamConnection: true,
+      enableXRatelimitHeaders: 'DRAFT_VERSION_03',
     });
     expect(rbac).toEqual({
       type: 'rbac',

@@ -39,6 +39,7 @@ const rateLimit = (maxTokens: number): model.HttpFilter => ({
     responseHeadersToAdd: [],
     descriptors: [],
     localRateLimitPerDownstreamConnection: false,
+    enableXRatelimitHeaders: 'OFF',
   },
 });
 

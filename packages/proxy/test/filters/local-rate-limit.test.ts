@@ -19,6 +19,7 @@ const base: LocalRateLimitConfig = {
   responseHeadersToAdd: [],
   descriptors: [],
   localRateLimitPerDownstreamConnection: false,
+  enableXRatelimitHeaders: 'OFF',
 };
 
 function setup(config: Partial<LocalRateLimitConfig> & Record<string, unknown>, randoms: number[] = []) {

@@ -282,9 +282,9 @@ function localRateLimit(o: JsonObject, issues: IssueList, path: string): LocalRa
       'descriptors',
       'localRateLimitPerDownstreamConnection',
       'stage',
+      'enableXRatelimitHeaders',
     ],
     [
-      'enableXRatelimitHeaders',
       'requestHeadersToAddWhenNotEnforced',
       'alwaysConsumeDefaultTokenBucket',
       'rateLimitedAsResourceExhausted',
@@ -307,7 +307,15 @@ function localRateLimit(o: JsonObject, issues: IssueList, path: string): LocalRa
       };
     }),
     localRateLimitPerDownstreamConnection: bool(o.localRateLimitPerDownstreamConnection),
+    enableXRatelimitHeaders: 'OFF',
   };
+  const headers = str(o.enableXRatelimitHeaders, 'OFF');
+  if (headers === 'DRAFT_VERSION_03') out.enableXRatelimitHeaders = headers;
+  else if (headers !== 'OFF')
+    issues.error(
+      field(path, 'enable_x_ratelimit_headers'),
+      `must be OFF or DRAFT_VERSION_03, got ${headers}`,
+    );
   if (has(o, 'tokenBucket'))
     out.tokenBucket = tokenBucket(o.tokenBucket, issues, field(path, 'token_bucket'));
   if (has(o, 'filterEnabled')) out.filterEnabled = runtimeFraction(o.filterEnabled);
