@@ -7,7 +7,7 @@ import type { PriorityResourceLimits, ResourceThresholds } from '@meshlet/breake
 import { createLoadBalancer } from '@meshlet/lb';
 import type { Host, LoadBalancer, PickContext } from '@meshlet/lb';
 import type * as model from '@meshlet/xds';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { createServer as createH2cServer } from 'node:http2';
 import type { Http2Server, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -559,4 +559,32 @@ export class ManualTime {
 export async function until(predicate: () => boolean): Promise<void> {
   for (let i = 0; i < 5000 && !predicate(); i++) await new Promise((resolve) => setTimeout(resolve, 1));
   if (!predicate()) throw new Error('condition not reached');
+}
+
+/**
+ * Sends `count` requests to the proxy on `port`, one at a time, and destroys each client request
+ * once the upstream holds it (`held` grows as the upstream receives them).
+ */
+export async function abortWhileHeld(
+  port: number,
+  held: readonly IncomingMessage[],
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const req = httpRequest({ port, host: '127.0.0.1', path: `/${i}` });
+    req.on('error', () => undefined);
+    req.end();
+    await until(() => held.length === i + 1);
+    req.destroy();
+  }
+}
+
+/** The connections a server holds open now. */
+export async function openConnections(server: Server): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.getConnections((error, n) => {
+      if (error) reject(error);
+      else resolve(n);
+    });
+  });
 }

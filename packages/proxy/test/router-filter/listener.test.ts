@@ -2,7 +2,6 @@
 // src/http), with route tables from src/router and clusters from src/cluster: every part real.
 import * as grpc from '@grpc/grpc-js';
 import type * as model from '@meshlet/xds';
-import { request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { Client, request } from 'undici';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +19,7 @@ import { customFilter, match, route, routeAction, routeConfig, virtualHost } fro
 import { cleanupAfterEach } from '../e2e/scope.js';
 import { startHarness } from '../http/harness.js';
 import type { Harness } from '../http/harness.js';
-import { ManualTime, until, upstreamsClosedBy } from './harness.js';
+import { abortWhileHeld, ManualTime, openConnections, until, upstreamsClosedBy } from './harness.js';
 import { staticCluster as cluster } from '../cluster/helpers.js';
 
 const cleanups = cleanupAfterEach();
@@ -107,21 +106,10 @@ describe('router filter behind the real listener', () => {
       [cluster('backend', [slow.port])],
       routeAction('backend'),
     );
-    for (let i = 0; i < 10; i++) {
-      const req = httpRequest({ port: harness.port, host: '127.0.0.1', path: `/${i}` });
-      req.on('error', () => undefined);
-      req.end();
-      await until(() => held.length === i + 1);
-      req.destroy();
-    }
+    await abortWhileHeld(harness.port, held, 10);
     await until(() => filter.stats.downstreamAborts === 10);
     await until(() => held.every((r) => r.socket.destroyed));
-    const open = await new Promise<number>((resolve, reject) => {
-      slow.server.getConnections((error, n) => {
-        if (error) reject(error);
-        else resolve(n);
-      });
-    });
+    const open = await openConnections(slow.server);
     expect(open).toBe(0);
     const backend = clusters.get('backend');
     expect(backend?.limits('default').requests.count).toBe(0);

@@ -7,7 +7,9 @@ import { createRouterFilter } from '../../src/router-filter/index.js';
 import type { ForwardingRouterFilter, RouterFilterOptions } from '../../src/router-filter/index.js';
 import type { RouteEntry, StreamInfo } from '../../src/types.js';
 import {
+  abortWhileHeld,
   ManualTime,
+  openConnections,
   TestCluster,
   TestClusters,
   TestListener,
@@ -539,21 +541,10 @@ describe('router filter: client aborts', () => {
     const slow = await up((req) => held.push(req));
     const cluster = new TestCluster('backend', [slow.port]);
     const { listener, filter } = await proxy([cluster], route({ timeoutMs: 60_000 }));
-    for (let i = 0; i < 5; i++) {
-      const req = httpRequest({ port: listener.port, host: '127.0.0.1', path: `/${i}` });
-      req.on('error', () => undefined);
-      req.end();
-      await until(() => held.length === i + 1);
-      req.destroy();
-    }
+    await abortWhileHeld(listener.port, held, 5);
     await until(() => filter.stats.downstreamAborts === 5);
     await until(() => held.every((r) => r.socket.destroyed));
-    const count = await new Promise<number>((resolve, reject) =>
-      slow.server.getConnections((error, n) => {
-        if (error) reject(error);
-        else resolve(n);
-      }),
-    );
+    const count = await openConnections(slow.server);
     expect(count).toBe(0);
     expect(cluster.limits('default').requests.count).toBe(0);
     expect(cluster.limits('default').pendingRequests.count).toBe(0);
