@@ -9,7 +9,7 @@ import { createResourceLimits, TimerWheel } from '@meshlet/breaker';
 import type { PriorityResourceLimits } from '@meshlet/breaker';
 import { createLoadBalancer } from '@meshlet/lb';
 import type { Host, PickContext } from '@meshlet/lb';
-import { compileRouteTable, createRouterFilter } from '@meshlet/proxy';
+import { compileRouteTable, createRouterFilter, NOOP_UPSTREAM_STATS } from '@meshlet/proxy';
 import type {
   DownstreamStream,
   HeaderMap,
@@ -60,6 +60,7 @@ class InstantDispatcher {
 
 class BenchCluster implements UpstreamCluster {
   readonly name = 'backend';
+  readonly stats = NOOP_UPSTREAM_STATS;
   readonly config = { name: 'backend', type: 'STATIC' } as unknown as model.Cluster;
   readonly lb = createLoadBalancer(
     'ROUND_ROBIN',

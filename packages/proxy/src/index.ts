@@ -12,3 +12,4 @@ export { CompiledHeaderMatcher, compileHeaderMatchers, matchAllHeaders } from '.
 export * from './router/index.js';
 export * from './router-filter/index.js';
 export * from './cluster/index.js';
+export { NOOP_STREAM_OBSERVER, NOOP_UPSTREAM_STATS } from './observe/noop.js';

@@ -6,6 +6,8 @@ import { TimerWheel } from '@meshlet/breaker';
 import type { Scheduler } from '@meshlet/breaker';
 import { ConfigError } from '@meshlet/errors';
 import type * as model from '@meshlet/xds';
+import { bolt, dubbo } from '@meshlet/codec';
+import type { Protocol } from '@meshlet/codec';
 import { EventEmitter } from 'eventemitter3';
 import { createClusterManager, type DefaultClusterManager } from './cluster/cluster-manager.js';
 import type { DnsResolver } from './cluster/dns.js';
@@ -17,7 +19,8 @@ import type { CompiledListener } from './listener/filter-chains.js';
 import { ProxyListener } from './listener/listener.js';
 import { compileRouteTable } from './router/route-table.js';
 import { createRouterFilter } from './router-filter/router-filter.js';
-import type { HttpFilter, RouterFilter, RouteTable } from './types.js';
+import { observerFor } from './observe/noop.js';
+import type { HttpFilter, ObserverFactory, ProtocolRegistry, RouterFilter, RouteTable } from './types.js';
 
 /** Options of {@link createProxy}. */
 export interface ProxyOptions {
@@ -42,6 +45,16 @@ export interface ProxyOptions {
    * (each a timer wheel on one underlying timer). Default Node's, unref'd. Tests inject fake time.
    */
   readonly timers?: Scheduler;
+  /**
+   * User RPC protocols (`defineProtocol` from `@meshlet/codec`) that `rpc_proxy` filters and
+   * protocol sniffing may name, on top of the built-in `bolt` and `dubbo`.
+   */
+  readonly protocols?: readonly Protocol[];
+  /**
+   * Extra observers of every filter chain's connections and streams, after the proxy's own
+   * (stats, access logs, tracing).
+   */
+  readonly observers?: readonly ObserverFactory[];
 }
 
 /** Events of a {@link HttpProxy}. */
@@ -77,6 +90,9 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
   version = 0;
   private config: model.XdsSnapshot;
   private readonly registry: ReadonlyMap<string, HttpFilter>;
+  private readonly protocols: ProtocolRegistry;
+  /** What watches connections and streams (stats, access logs, tracing); composed per chain. */
+  private readonly observers: ObserverFactory[] = [];
   private readonly filterCache: FilterConfigCache;
   private readonly env: ConnectionManagerEnv;
   private readonly wheel: TimerWheel;
@@ -106,6 +122,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
       ...(options.timers !== undefined ? { scheduler: options.timers } : {}),
     });
     this.registry = registryOf(options.filters ?? []);
+    this.protocols = protocolsOf(options.protocols ?? []);
+    if (options.observers !== undefined) this.observers.push(...options.observers);
     this.filterCache = new FilterConfigCache({ now, random }, (error) => {
       this.emit('error', error, 'filter destroy');
     });
@@ -188,6 +206,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     const previous = this.reuse;
     const ctx: CompileContext = {
       registry: this.registry,
+      protocols: this.protocols,
+      observer: (chain) => observerFor(this.observers, chain),
       filters: tx,
       env: this.env,
       routeTable: (rc) => {
@@ -298,6 +318,22 @@ function registryOf(user: readonly HttpFilter[]): ReadonlyMap<string, HttpFilter
       throw new ConfigError(`createProxy: filters: "${filter.name}" is already a filter's name`);
     }
     registry.set(filter.name, filter);
+  }
+  return registry;
+}
+
+function protocolsOf(user: readonly Protocol[]): ProtocolRegistry {
+  const registry = new Map<string, Protocol>([
+    [bolt.name, bolt],
+    [dubbo.name, dubbo],
+  ]);
+  for (const protocol of user) {
+    const known = registry.get(protocol.name);
+    if (known === protocol) continue;
+    if (known !== undefined) {
+      throw new ConfigError(`createProxy: protocols: "${protocol.name}" is already a protocol's name`);
+    }
+    registry.set(protocol.name, protocol);
   }
   return registry;
 }

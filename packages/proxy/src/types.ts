@@ -7,6 +7,7 @@ import type { Host, MetadataValue, PickContext } from '@meshlet/lb';
 import type { PriorityResourceLimits } from '@meshlet/breaker';
 import type * as model from '@meshlet/xds';
 import type { Duplex, Readable } from 'node:stream';
+import type { Protocol } from '@meshlet/codec';
 import type { Dispatcher } from 'undici';
 
 // ── requests and responses ───────────────────────────────────────────────────────────────────
@@ -325,6 +326,8 @@ export interface UpstreamCluster {
   protocolFor(downstream: DownstreamProtocol | (string & {})): UpstreamProtocol;
   /** Feed outlier detection. */
   report(host: Host, outcome: UpstreamOutcome): void;
+  /** Where every data path (HTTP router, RPC proxy, TCP proxy) records this cluster's upstream stats. */
+  readonly stats: UpstreamStats;
 }
 
 /** All clusters of a config version; unchanged clusters keep their pools, health and outlier state across `update`. */
@@ -376,4 +379,111 @@ export interface RouterFilter {
    * request (with retries, timeouts, mirrors and upgrades) streamed back through `stream`.
    */
   handle(stream: DownstreamStream): void;
+}
+
+// ── network filters (L4): the TCP proxy and the RPC proxy ───────────────────────────────────
+
+/** A downstream connection as a network filter sees it. */
+export interface NetworkConnection {
+  readonly info: ConnectionInfo;
+  /** True once the listener drains: finish what is in flight, take no new requests, then close. */
+  readonly draining: boolean;
+  /**
+   * The handler of this connection's filter chain in the config version now in effect, or
+   * `null` when the chain is gone. Long-lived connections (RPC) re-resolve it per request, so a
+   * config update applies without reconnecting; requests in flight finish on their own version.
+   */
+  current(): ConnectionHandler | null;
+  /** Called once when the listener starts draining (removed by an update, or `drain()`). */
+  onDrain(callback: () => void): void;
+}
+
+/**
+ * The terminal network filter of a filter chain that does not speak HTTP: `tcp_proxy` or
+ * `rpc_proxy`. One handler per filter chain and config version, compiled with the config (a bad
+ * config throws a ConfigError at compile time). The listener tracks the socket: it counts it,
+ * and destroys it when a drain times out.
+ */
+export interface ConnectionHandler {
+  readonly kind: 'tcp' | 'rpc';
+  /**
+   * Takes over one accepted connection (TLS already terminated). Bytes the listener read while
+   * sniffing the protocol were put back into `socket` with `unshift`.
+   */
+  handle(socket: Duplex, connection: NetworkConnection): void;
+  /** Releases what this version holds that the next one does not reuse (called when retired). */
+  destroy?(): void;
+}
+
+/** The RPC protocols a proxy knows, by name: the built-in `bolt` and `dubbo`, plus user ones. */
+export type ProtocolRegistry = ReadonlyMap<string, Protocol>;
+
+// ── observability ────────────────────────────────────────────────────────────────────────────
+
+/** A filter chain as observers (stats, access logs, tracing) see it. */
+export interface ObservedChain {
+  readonly listenerName: string;
+  readonly chainName: string;
+  readonly kind: 'http' | 'tcp' | 'rpc';
+  /** The network filter's `stat_prefix`. */
+  readonly statPrefix: string;
+  /** The terminal network filter's config: access logs and tracing settings live there. */
+  readonly filter: model.NetworkFilter;
+}
+
+/**
+ * Sees the connections and streams of one filter chain (one per chain and config version).
+ * Every call is synchronous and cheap: it records into memory, and anything slow (writing a
+ * log, exporting) happens later, batched. Implementations never throw into the data path.
+ */
+export interface StreamObserver {
+  /** A connection was accepted on this chain. */
+  connectionOpened(connection: ConnectionInfo): void;
+  /**
+   * The connection closed. `info` covers the whole connection: bytes both ways, and for a TCP
+   * proxy its upstream cluster and host and response flags (TCP access logs are per connection).
+   */
+  connectionClosed(connection: ConnectionInfo, info: StreamInfo): void;
+  /**
+   * A request's head is complete (HTTP request, RPC request frame), before the filter chain:
+   * an observer may read and add request headers here (trace context, `x-request-id`).
+   */
+  streamStarted(ctx: HttpContext): void;
+  /** The stream is over; `ctx.info` is final and `ctx.response` is what was sent (`null` if nothing). */
+  streamEnded(ctx: HttpContext): void;
+}
+
+/**
+ * Builds the observers of a config version. The proxy composes those it has (stats, access
+ * logs, tracing); `null` means this factory does not watch that chain.
+ */
+export interface ObserverFactory {
+  forChain(chain: ObservedChain): StreamObserver | null;
+}
+
+/**
+ * Envoy's `cluster.<name>.upstream_*` events, recorded by whichever data path used the cluster.
+ * Synchronous and allocation-free; a no-op unless stats are on.
+ */
+export interface UpstreamStats {
+  /** A request (HTTP request, RPC request) went to `host`: `upstream_rq_total`, `upstream_rq_active`. */
+  requestStarted(host: Host): void;
+  /**
+   * It ended: `upstream_rq_<status>` and `upstream_rq_<class>xx` (RPC maps its statuses to HTTP
+   * ones as outlier detection does), `upstream_rq_time`, `upstream_rq_active`. Called once per
+   * `requestStarted`.
+   */
+  requestEnded(host: Host, outcome: UpstreamOutcome, durationMs: number): void;
+  /** `upstream_rq_retry`. */
+  retry(): void;
+  /** `upstream_rq_pending_overflow`: a circuit breaker limit refused the request. */
+  overflow(): void;
+  /** `upstream_rq_timeout` (`perTry`: `upstream_rq_per_try_timeout`). */
+  timeout(perTry: boolean): void;
+  /** `upstream_cx_total`, `upstream_cx_active` (connections the proxy opens itself: TCP and RPC). */
+  connectionOpened(host: Host): void;
+  /** `upstream_cx_connect_fail`. */
+  connectionFailed(host: Host): void;
+  /** `upstream_cx_destroy`, `upstream_cx_active`. */
+  connectionClosed(host: Host): void;
 }

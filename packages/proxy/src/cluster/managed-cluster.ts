@@ -8,7 +8,14 @@ import type { Host, HostSetChange, LoadBalancer, PickContext } from '@meshlet/lb
 import type * as model from '@meshlet/xds';
 import { EventEmitter } from 'eventemitter3';
 import type { Dispatcher } from 'undici';
-import type { DownstreamProtocol, UpstreamCluster, UpstreamOutcome, UpstreamProtocol } from '../types.js';
+import { NOOP_UPSTREAM_STATS } from '../observe/noop.js';
+import type {
+  DownstreamProtocol,
+  UpstreamCluster,
+  UpstreamOutcome,
+  UpstreamProtocol,
+  UpstreamStats,
+} from '../types.js';
 import { HostPools } from '../upstream/host-pools.js';
 import type { CompiledCluster } from './compile.js';
 import { DnsDiscovery } from './dns.js';
@@ -59,6 +66,8 @@ const PROTOCOL_DOWNSTREAM = 2;
 export class ManagedCluster extends EventEmitter<ManagedClusterEvents> implements UpstreamCluster {
   readonly name: string;
   readonly config: model.Cluster;
+  /** Upstream stats of this cluster (no-op unless stats are on). */
+  stats: UpstreamStats = NOOP_UPSTREAM_STATS;
   /** The cluster's balancer: the outlier detector's target and the health checker's. */
   readonly loadBalancer: LoadBalancer;
   readonly resourceLimits: ResourceLimits;

@@ -18,7 +18,14 @@ import {
   type ChainTls,
   type ServerLimits,
 } from '../listener/filter-chains.js';
-import type { HttpFilter, RouterFilter, RouteTable } from '../types.js';
+import type {
+  HttpFilter,
+  ObservedChain,
+  ProtocolRegistry,
+  RouterFilter,
+  RouteTable,
+  StreamObserver,
+} from '../types.js';
 
 /** Envoy's default `max_request_headers_kb`. */
 export const DEFAULT_MAX_REQUEST_HEADERS_KB = 60;
@@ -41,6 +48,10 @@ export interface CompileContext {
   routeTable(config: model.RouteConfiguration): RouteTable;
   /** The router filter for a router config (shared by connection managers with the same one). */
   routerFilter(config: model.RouterConfig): RouterFilter;
+  /** The RPC protocols the proxy knows (built-in and user), by name. */
+  readonly protocols: ProtocolRegistry;
+  /** The observer (stats, access logs, tracing) of a filter chain; the no-op one when none watches. */
+  observer(chain: ObservedChain): StreamObserver;
 }
 
 function readSource(source: model.DataSource, where: string): Buffer {
@@ -164,6 +175,13 @@ function compileChain(
     plan,
     router: ctx.routerFilter(plan.router),
     env: ctx.env,
+    observer: ctx.observer({
+      listenerName,
+      chainName: chain.name,
+      kind: 'http',
+      statPrefix: hcm.statPrefix,
+      filter: last,
+    }),
   });
   return new CompiledFilterChain(
     chain.name,

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type * as model from '@meshlet/xds';
 import type { FilterChainPlan } from '../filters/chain.js';
 import type { DownstreamConnection, ConnectionInfoImpl } from '../listener/connection.js';
-import type { HeaderMap, RouteTable, RouterFilter } from '../types.js';
+import type { HeaderMap, RouteTable, RouterFilter, StreamObserver } from '../types.js';
 import { H1Stream, H1UpgradeStream } from './h1-stream.js';
 import { H2Stream } from './h2-stream.js';
 import { forwardableRequestHeaders, isHopByHop, stripHopByHop, trustedClientAddress } from './headers.js';
@@ -39,6 +39,8 @@ export interface ConnectionManagerParts {
   readonly plan: FilterChainPlan;
   readonly router: RouterFilter;
   readonly env: ConnectionManagerEnv;
+  /** Stats, access logs and tracing of this chain. */
+  readonly observer: StreamObserver;
 }
 
 /** One connection manager: a filter chain's HTTP handling for one config version. */
@@ -49,6 +51,7 @@ export class HttpConnectionManager {
   readonly plan: FilterChainPlan;
   readonly router: RouterFilter;
   readonly env: ConnectionManagerEnv;
+  readonly observer: StreamObserver;
   readonly serverName: string;
   readonly maxHeadersCount: number;
   /** HTTP/1 requests a connection serves before it is closed; 0 = unlimited. */
@@ -65,6 +68,7 @@ export class HttpConnectionManager {
     this.plan = parts.plan;
     this.router = parts.router;
     this.env = parts.env;
+    this.observer = parts.observer;
     this.serverName = parts.config.serverName;
     this.maxHeadersCount =
       parts.config.commonHttpProtocolOptions.maxHeadersCount ?? DEFAULT_MAX_HEADERS_COUNT;
@@ -167,6 +171,7 @@ export class HttpConnectionManager {
 
   private begin(stream: HttpStream): void {
     this.activeStreams++;
+    this.observer.streamStarted(stream);
     if (this.underscores !== 'ALLOW' && this.rejectsUnderscores(stream.request.headers)) {
       stream.info.responseCodeDetails = 'http1.unexpected_underscore';
       stream.reply(400);
@@ -239,8 +244,9 @@ export class HttpConnectionManager {
   }
 
   /** A stream completed. */
-  streamDone(_stream: HttpStream): void {
+  streamDone(stream: HttpStream): void {
     this.activeStreams--;
+    this.observer.streamEnded(stream);
   }
 }
 

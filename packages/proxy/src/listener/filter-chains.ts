@@ -3,6 +3,7 @@
 // names, then the default chain (Envoy's FilterChainMatch, server names part).
 import type { SecureContext, SecureContextOptions } from 'node:tls';
 import type { HttpConnectionManager } from '../http/connection-manager.js';
+import type { StreamObserver } from '../types.js';
 
 /** The node:http / node:http2 server settings of a filter chain's connection manager. */
 export interface ServerLimits {
@@ -45,6 +46,8 @@ export class CompiledFilterChain {
   /** Chains with equal limits share node servers. */
   readonly limitsKey: string;
   readonly tls: ChainTls | null;
+  /** Stats, access logs and tracing of this chain: sees its connections open and close. */
+  readonly observer: StreamObserver;
 
   constructor(
     name: string,
@@ -54,6 +57,7 @@ export class CompiledFilterChain {
     limits: ServerLimits,
     tls: ChainTls | null,
   ) {
+    this.observer = manager.observer;
     this.name = name;
     this.serverNames = serverNames;
     this.manager = manager;

@@ -16,6 +16,9 @@ import { ConnectionInfoImpl, DownstreamConnection, type ConnectionOwner } from '
 import type { CompiledFilterChain, CompiledListener, ServerLimits } from './filter-chains.js';
 import type { HttpConnectionManager } from '../http/connection-manager.js';
 import { plainAddress } from '../http/headers.js';
+import { StreamInfoImpl } from '../http/stream-info.js';
+import { NOOP_STREAM_OBSERVER } from '../observe/noop.js';
+import type { StreamObserver } from '../types.js';
 
 /** The HTTP/2 connection preface a prior-knowledge client sends first (RFC 9113 §3.4). */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -46,6 +49,19 @@ function ignore(): void {
 
 function onH2StreamTimeout(this: ServerHttp2Stream): void {
   if (!this.destroyed) this.close(http2.constants.NGHTTP2_CANCEL);
+}
+
+/** Tells a chain's observer that a connection opened, and when it closes, what it carried. */
+function observeConnection(socket: Socket, info: ConnectionInfoImpl, observer: StreamObserver): void {
+  if (observer === NOOP_STREAM_OBSERVER) return;
+  const stream = new StreamInfoImpl(performance.now(), Date.now(), info.remoteAddress);
+  observer.connectionOpened(info);
+  socket.once('close', () => {
+    stream.bytesReceived = socket.bytesRead;
+    stream.bytesSent = socket.bytesWritten;
+    stream.endTime = performance.now();
+    observer.connectionClosed(info, stream);
+  });
 }
 
 /** One listener: its bound server, the connections it holds, and its current filter chains. */
@@ -224,6 +240,7 @@ export class ProxyListener implements ConnectionOwner {
     const connection = new DownstreamConnection(info, this);
     connection.version = this.version;
     connection.manager = chain.manager;
+    observeConnection(socket, info, chain.observer);
     return connection;
   }
 

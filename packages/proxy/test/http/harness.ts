@@ -10,7 +10,15 @@ import {
   type ServerLimits,
 } from '../../src/listener/filter-chains.js';
 import { ProxyListener } from '../../src/listener/listener.js';
-import type { DownstreamStream, HttpFilter, RouteEntry, RouteTable, RouterFilter } from '../../src/types.js';
+import { NOOP_STREAM_OBSERVER } from '../../src/observe/noop.js';
+import type {
+  DownstreamStream,
+  HttpFilter,
+  RouteEntry,
+  RouteTable,
+  RouterFilter,
+  StreamObserver,
+} from '../../src/types.js';
 import { hcm as hcmConfig, routeConfig, route, virtualHost } from '../e2e/helpers.js';
 
 /** A route table with one route that matches every request whose path does not start with /none. */
@@ -91,6 +99,8 @@ export async function startHarness(options: {
   hcm?: Parameters<typeof hcmConfig>[0];
   router?: RouterFilter;
   routeTable?: RouteTable;
+  /** What watches the chain's connections and streams (default: nothing). */
+  observer?: StreamObserver;
   limits?: Partial<ServerLimits>;
   maxConnections?: number;
 }): Promise<Harness> {
@@ -124,6 +134,7 @@ export async function startHarness(options: {
     plan,
     router: options.router ?? new EchoRouter(),
     env,
+    observer: options.observer ?? NOOP_STREAM_OBSERVER,
   });
   const limits = { ...defaultLimits, ...options.limits };
   const chain = new CompiledFilterChain('c', [], manager, config.codecType, limits, null);

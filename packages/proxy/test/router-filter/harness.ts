@@ -14,6 +14,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import { Pool } from 'undici';
+import { NOOP_UPSTREAM_STATS } from '../../src/observe/noop.js';
 import type { Dispatcher } from 'undici';
 import type {
   ClusterChoice,
@@ -43,6 +44,7 @@ export interface TestClusterOptions {
 export class TestCluster implements UpstreamCluster {
   readonly name: string;
   readonly config: model.Cluster;
+  readonly stats = NOOP_UPSTREAM_STATS;
   readonly lb: LoadBalancer;
   readonly outcomes: { host: string; outcome: UpstreamOutcome }[] = [];
   readonly pools = new Map<string, Pool>();
