@@ -207,6 +207,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     const ctx: CompileContext = {
       registry: this.registry,
       protocols: this.protocols,
+      clusters: this.clusters,
+      timers: this.wheel,
       observer: (chain) => observerFor(this.observers, chain),
       filters: tx,
       env: this.env,

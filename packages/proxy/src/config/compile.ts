@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { SecureContextOptions } from 'node:tls';
+import type { TimerWheel } from '@meshlet/breaker';
 import { ConfigError } from '@meshlet/errors';
 import type * as model from '@meshlet/xds';
 import { FilterChainPlan, type FilterConfigTransaction } from '../filters/chain.js';
@@ -19,6 +20,7 @@ import {
   type ServerLimits,
 } from '../listener/filter-chains.js';
 import type {
+  ClusterManager,
   HttpFilter,
   ObservedChain,
   ProtocolRegistry,
@@ -48,6 +50,10 @@ export interface CompileContext {
   routeTable(config: model.RouteConfiguration): RouteTable;
   /** The router filter for a router config (shared by connection managers with the same one). */
   routerFilter(config: model.RouterConfig): RouterFilter;
+  /** The clusters of the version being compiled (their config is applied before any connection sees it). */
+  readonly clusters: ClusterManager;
+  /** The proxy's timer wheel, for request deadlines (coarse, 10 ms ticks). */
+  readonly timers: TimerWheel;
   /** The RPC protocols the proxy knows (built-in and user), by name. */
   readonly protocols: ProtocolRegistry;
   /** The observer (stats, access logs, tracing) of a filter chain; the no-op one when none watches. */
