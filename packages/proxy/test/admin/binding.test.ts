@@ -1,6 +1,9 @@
 // The admin server can drain the proxy and shows its config: by default nothing but loopback
 // reaches it. Traffic stays on this machine: the non-loopback address is this machine's own.
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
+import { join } from 'node:path';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type * as model from '@meshlet/xds';
@@ -75,5 +78,35 @@ describe('admin server binding', () => {
     cleanups.push(() => explicit.close());
     await explicit.start();
     expect(explicit.address()).toMatchObject({ address: '127.0.0.1' });
+  });
+
+  it('binds the bootstrap’s admin.address pipe (a Unix socket path)', async () => {
+    const { proxy } = await start();
+    const dir = mkdtempSync(join(os.tmpdir(), 'meshlet-admin-'));
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const path = join(dir, 'admin.sock');
+    const bootstrap: model.Bootstrap = {
+      node: { id: 'n', cluster: 'c', metadata: {}, userAgentName: 'meshlet' },
+      admin: { address: { pipe: { path } } },
+      staticResources: { listeners: [], clusters: [] },
+    };
+    const admin = createAdminServer({ proxy, bootstrap, logSink: () => undefined });
+    cleanups.push(() => admin.close());
+    expect(await admin.start()).toBe(path);
+    const body = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ socketPath: path, path: '/ready' }, (res) => {
+          res.setEncoding('utf8');
+          let text = '';
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => {
+            resolve(text);
+          });
+        })
+        .on('error', reject);
+    });
+    expect(body).toBe('LIVE\n');
   });
 });
