@@ -97,9 +97,24 @@ for (let c = 0; c < 100; c++) {
   }
 }
 const [prom, json, text] = await measure([
-  { name: 'prometheus()', fn: () => consume(scraped.prometheus()) },
-  { name: 'json()', fn: () => consume(scraped.json()) },
-  { name: 'text()', fn: () => consume(scraped.text()) },
+  {
+    name: 'prometheus()',
+    fn: () => {
+      consume(scraped.prometheus());
+    },
+  },
+  {
+    name: 'json()',
+    fn: () => {
+      consume(scraped.json());
+    },
+  },
+  {
+    name: 'text()',
+    fn: () => {
+      consume(scraped.text());
+    },
+  },
 ]);
 if (!prom || !json || !text) throw new Error('missing result');
 const ms = (m: { meanNs: number }): string => fmt(m.meanNs / 1e6, 2);
