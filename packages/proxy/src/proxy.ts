@@ -101,6 +101,10 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
   private reuse: Reuse = { routeTables: new Map(), routerFilters: new Map() };
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
   private readonly draining = new Set<Promise<void>>();
+  // Read-only state for the admin server (src/admin/): see the getters below.
+  private startedAtMs: number | undefined = undefined;
+  private drainStarted = false;
+  private healthFailed = false;
 
   constructor(options: ProxyOptions) {
     super();
@@ -141,6 +145,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new ConfigError(`proxy: start() when ${this.state}`);
     this.state = 'starting';
+    this.startedAtMs = Date.now();
     await this.bindMissing();
     this.state = 'running';
   }
@@ -180,12 +185,46 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     return this.config;
   }
 
+  /** Where the proxy is in its life: `new`, `starting` (binding), `running` or `closed`. */
+  get lifecycle(): 'new' | 'starting' | 'running' | 'closed' {
+    return this.state;
+  }
+
+  /** Wall-clock time (ms since the epoch) of `start()`, `undefined` before. */
+  get startedAt(): number | undefined {
+    return this.startedAtMs;
+  }
+
+  /** True once `drain()` or `close()` began draining listeners. */
+  get isDraining(): boolean {
+    return this.drainStarted;
+  }
+
+  /**
+   * Envoy's health-check-failed state (`/healthcheck/fail`): the proxy keeps serving, but tells
+   * whoever probes it (the admin's `/ready`, `server_info.state`) to take it out of rotation.
+   */
+  get healthCheckFailed(): boolean {
+    return this.healthFailed;
+  }
+
+  /** Sets the health-check-failed state (`true`: `/healthcheck/fail`, `false`: `/healthcheck/ok`). */
+  failHealthCheck(failed: boolean): void {
+    this.healthFailed = failed;
+  }
+
   /**
    * Stops accepting connections, lets streams in flight finish (`Connection: close` on HTTP/1,
-   * GOAWAY on HTTP/2) for at most `timeoutMs`, then closes what is left.
+   * GOAWAY on HTTP/2) for at most `timeoutMs`, then closes what is left. `only` picks the
+   * listeners to drain (the admin's `/drain_listeners?inboundonly`); default all.
    */
-  async drain(timeoutMs: number): Promise<void> {
-    const all = [...this.running.values()].map((l) => this.drainListener(l, timeoutMs));
+  async drain(timeoutMs: number, only?: (listener: model.Listener) => boolean): Promise<void> {
+    this.drainStarted = true;
+    const chosen = [...this.running].filter(([name]) => {
+      const config = this.config.listeners.get(name);
+      return only === undefined || (config !== undefined && only(config));
+    });
+    const all = chosen.map(([, l]) => this.drainListener(l, timeoutMs));
     await Promise.all([...all, ...this.draining]);
     this.emit('drained');
   }
