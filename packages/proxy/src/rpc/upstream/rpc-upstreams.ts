@@ -74,6 +74,17 @@ export class RpcConnectionPools implements RpcUpstreams, PoolOwner {
     return count;
   }
 
+  /** Requests awaiting a response (or a oneway request awaiting its connection), all pools together. */
+  get pendingCount(): number {
+    let count = 0;
+    for (const hosts of this.#pools.values()) {
+      for (const pools of hosts.values()) {
+        for (const pool of pools) for (const connection of pool.connections) count += connection.pendingCount;
+      }
+    }
+    return count;
+  }
+
   send(
     cluster: UpstreamCluster,
     host: Host,
