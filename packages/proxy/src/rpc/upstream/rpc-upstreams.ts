@@ -104,7 +104,7 @@ export class RpcConnectionPools implements RpcUpstreams, PoolOwner {
       return new DeferredFailure(
         handler,
         'overflow',
-        `${host.key}: ${connectionsPerHost} connections with ${perConnection} requests in flight each`,
+        `${host.key}: all ${connectionsPerHost} connections are at ${perConnection} requests in flight or write-blocked`,
         this.#settings.onError,
       );
     }
