@@ -211,6 +211,26 @@ describe('RPC upstreams: Bolt against a sofa-bolt-node server', () => {
     expect(upstreams.connectionCount).toBe(0);
   });
 
+  it("fails requests with `connect-failed` when the connection is not open within the cluster's connect timeout", async () => {
+    const server = await boltServer(sum);
+    const { cluster, host, stats, close } = clusterOf(server.port, '0.5s');
+    clusters.push(close);
+    const time = manualTime();
+    const upstreams = upstreamsFor({ timers: time.wheel });
+    const waiting = call(upstreams, cluster, host, bolt, downstreamFrame(1, 'plus', [1, 0]));
+    // The clock moves before the socket can connect (connecting is never synchronous).
+    time.tick(400);
+    expect(waiting.calls()).toBe(0);
+    time.tick(110);
+    const outcome = await waiting.outcome;
+    expect(outcome).toMatchObject({ kind: 'failure', failure: 'connect-failed' });
+    expect(outcome.kind === 'failure' && outcome.message).toMatch(/timed out after 500 ms/);
+    expect(stats.events).toEqual([`connectionFailed ${host.key}`]);
+    // Next time the connection has the time it needs.
+    const next = call(upstreams, cluster, host, bolt, downstreamFrame(2, 'plus', [2, 0]));
+    expect(valueOf(await next.outcome)).toBe(2);
+  });
+
   it('cancel() forgets a request: no callback, its late response dropped', async () => {
     const hold = gate();
     const server = await boltServer((request) => ({ ...sum(request), after: hold.promise }));
