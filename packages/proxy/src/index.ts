@@ -14,3 +14,4 @@ export * from './router-filter/index.js';
 export * from './cluster/index.js';
 export { NOOP_STREAM_OBSERVER, NOOP_UPSTREAM_STATS } from './observe/noop.js';
 export * from './admin/index.js';
+export * from './rpc/upstream/index.js';
