@@ -14,3 +14,4 @@ export * from './router-filter/index.js';
 export * from './cluster/index.js';
 export { NOOP_STREAM_OBSERVER, NOOP_UPSTREAM_STATS } from './observe/noop.js';
 export * from './access-log/index.js';
+export * from './tracing/index.js';

@@ -21,6 +21,7 @@ import { compileRouteTable } from './router/route-table.js';
 import { createRouterFilter } from './router-filter/router-filter.js';
 import { observerFor } from './observe/noop.js';
 import { AccessLogs, type AccessLogOptions } from './access-log/access-logs.js';
+import { Tracing, type TracingOptions } from './tracing/tracing.js';
 import type { HttpFilter, ObserverFactory, ProtocolRegistry, RouterFilter, RouteTable } from './types.js';
 
 /** Options of {@link createProxy}. */
@@ -61,6 +62,11 @@ export interface ProxyOptions {
    * are written in batches after the stream ends; a slow destination drops lines, never the proxy.
    */
   readonly accessLogs?: AccessLogOptions;
+  /**
+   * Tracing of connection managers with a `tracing` config: the OpenTelemetry API (default: loaded
+   * if installed) and tracer. W3C `traceparent` is propagated with or without it.
+   */
+  readonly tracing?: TracingOptions;
 }
 
 /** Events of a {@link HttpProxy}. */
@@ -134,7 +140,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     this.accessLogs = new AccessLogs(options.accessLogs ?? {}, (error) => {
       this.emit('error', error, 'access log');
     });
-    this.observers.push(this.accessLogs);
+    this.observers.push(new Tracing(options.tracing ?? {}, random), this.accessLogs);
     if (options.observers !== undefined) this.observers.push(...options.observers);
     this.filterCache = new FilterConfigCache({ now, random }, (error) => {
       this.emit('error', error, 'filter destroy');
