@@ -22,6 +22,7 @@ import { createRouterFilter } from './router-filter/router-filter.js';
 import { observerFor } from './observe/noop.js';
 import { AccessLogs, type AccessLogOptions } from './access-log/access-logs.js';
 import { Tracing, type TracingOptions } from './tracing/tracing.js';
+import { diagnosticsObservers, publishProxyEvents } from './observe/diagnostics.js';
 import type { HttpFilter, ObserverFactory, ProtocolRegistry, RouterFilter, RouteTable } from './types.js';
 
 /** Options of {@link createProxy}. */
@@ -140,7 +141,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     this.accessLogs = new AccessLogs(options.accessLogs ?? {}, (error) => {
       this.emit('error', error, 'access log');
     });
-    this.observers.push(new Tracing(options.tracing ?? {}, random), this.accessLogs);
+    this.observers.push(new Tracing(options.tracing ?? {}, random), this.accessLogs, diagnosticsObservers);
+    publishProxyEvents(this);
     if (options.observers !== undefined) this.observers.push(...options.observers);
     this.filterCache = new FilterConfigCache({ now, random }, (error) => {
       this.emit('error', error, 'filter destroy');

@@ -507,7 +507,7 @@ export type AccessLogFormat =
   | { readonly kind: 'text'; readonly text: string }
   | {
       readonly kind: 'json';
-      readonly json: { readonly [key: string]: JsonFormatValue };
+      readonly json: Readonly<Record<string, JsonFormatValue>>;
       readonly omitEmptyValues: boolean;
     };
 
