@@ -51,7 +51,10 @@ export class SinkOutput implements LineOutput {
       done(error);
       return;
     }
-    if (result instanceof Promise) result.then(() => { done(); }, done);
+    if (result instanceof Promise)
+      result.then(() => {
+        done();
+      }, done);
     else done();
   }
 
