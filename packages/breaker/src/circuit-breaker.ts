@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'eventemitter3';
 import { ConfigError, InvalidArgumentError } from '@meshlet/errors';
 import { BreakerOpenError, BreakerTimeoutError, show } from './errors.js';
@@ -125,6 +126,9 @@ const CLOSED = 0;
 const OPEN = 1;
 const HALF_OPEN = 2;
 const STATE_NAMES: readonly BreakerState[] = ['closed', 'open', 'half-open'];
+
+/** `diagnostics_channel` `meshlet:breaker:state-change`: `{ breaker, name, from, to }` (docs/diagnostics.md). */
+const stateChange = channel('meshlet:breaker:state-change');
 
 const NOT_FORCED = 0;
 const FORCED_OPEN = 1;
@@ -652,6 +656,13 @@ export class CircuitBreaker extends EventEmitter<CircuitBreakerEvents> {
   }
 
   #enter(state: number): void {
+    if (stateChange.hasSubscribers && state !== this.#state)
+      stateChange.publish({
+        breaker: this,
+        name: this.name,
+        from: STATE_NAMES[this.#state],
+        to: STATE_NAMES[state],
+      });
     this.#state = state;
     this.#epoch++;
     this.#halfOpenAdmitted = 0;

@@ -15,3 +15,6 @@ export * from './cluster/index.js';
 export { NOOP_STREAM_OBSERVER, NOOP_UPSTREAM_STATS } from './observe/noop.js';
 export * from './admin/index.js';
 export * from './rpc/upstream/index.js';
+export * from './access-log/index.js';
+export * from './tracing/index.js';
+export { proxyChannels } from './observe/diagnostics.js';

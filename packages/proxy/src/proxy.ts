@@ -20,6 +20,9 @@ import { ProxyListener } from './listener/listener.js';
 import { compileRouteTable } from './router/route-table.js';
 import { createRouterFilter } from './router-filter/router-filter.js';
 import { observerFor } from './observe/noop.js';
+import { AccessLogs, type AccessLogOptions } from './access-log/access-logs.js';
+import { Tracing, type TracingOptions } from './tracing/tracing.js';
+import { diagnosticsObservers, publishProxyEvents } from './observe/diagnostics.js';
 import type { HttpFilter, ObserverFactory, ProtocolRegistry, RouterFilter, RouteTable } from './types.js';
 
 /** Options of {@link createProxy}. */
@@ -55,6 +58,16 @@ export interface ProxyOptions {
    * (stats, access logs, tracing).
    */
   readonly observers?: readonly ObserverFactory[];
+  /**
+   * Access logs: the user sinks that `access_log` entries may name, and the queue bound. Lines
+   * are written in batches after the stream ends; a slow destination drops lines, never the proxy.
+   */
+  readonly accessLogs?: AccessLogOptions;
+  /**
+   * Tracing of connection managers with a `tracing` config: the OpenTelemetry API (default: loaded
+   * if installed) and tracer. W3C `traceparent` is propagated with or without it.
+   */
+  readonly tracing?: TracingOptions;
 }
 
 /** Events of a {@link HttpProxy}. */
@@ -88,6 +101,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
   readonly clusters: DefaultClusterManager;
   /** The current config version, counting from 1. */
   version = 0;
+  /** Access log destinations and their counters (`queued`, `written`, `dropped`, `failed`). */
+  readonly accessLogs: AccessLogs;
   private config: model.XdsSnapshot;
   private readonly registry: ReadonlyMap<string, HttpFilter>;
   private readonly protocols: ProtocolRegistry;
@@ -127,6 +142,11 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     });
     this.registry = registryOf(options.filters ?? []);
     this.protocols = protocolsOf(options.protocols ?? []);
+    this.accessLogs = new AccessLogs(options.accessLogs ?? {}, (error) => {
+      this.emit('error', error, 'access log');
+    });
+    this.observers.push(new Tracing(options.tracing ?? {}, random), this.accessLogs, diagnosticsObservers);
+    publishProxyEvents(this);
     if (options.observers !== undefined) this.observers.push(...options.observers);
     this.filterCache = new FilterConfigCache({ now, random }, (error) => {
       this.emit('error', error, 'filter destroy');
@@ -237,6 +257,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     this.running.clear();
     await this.clusters.close();
     this.filterCache.clear();
+    await this.accessLogs.close();
   }
 
   private apply(config: model.XdsSnapshot): void {

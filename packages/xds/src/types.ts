@@ -251,6 +251,10 @@ export interface HttpConnectionManager {
   readonly mergeSlashes: boolean;
   readonly generateRequestId: boolean;
   readonly upgradeConfigs: readonly { readonly upgradeType: string; readonly enabled: boolean }[];
+  /** `access_log`: absent when none. */
+  readonly accessLog?: readonly AccessLog[];
+  /** `tracing`: absent means no tracing (trace headers pass through untouched, as in Envoy). */
+  readonly tracing?: HttpTracing;
 }
 
 /** Connection-level HTTP limits, downstream or upstream. */
@@ -445,6 +449,8 @@ export interface TcpProxy {
   readonly weightedClusters?: readonly { readonly name: string; readonly weight: number }[];
   readonly idleTimeoutMs?: number;
   readonly maxConnectAttempts: number;
+  /** `access_log`: one entry per connection; absent when none. */
+  readonly accessLog?: readonly AccessLog[];
 }
 
 /** An RPC route: service/method/header match → cluster(s). */
@@ -464,6 +470,72 @@ export interface RpcProxy {
   /** A codec protocol name: `dubbo`, `bolt`, or a user protocol's. */
   readonly protocol: string;
   readonly routes: readonly RpcRoute[];
+  /** `access_log`: one entry per request; absent when none. */
+  readonly accessLog?: readonly AccessLog[];
+}
+
+// ── access logs and tracing ─────────────────────────────────────────────────────────────────
+
+/** One access logger (Envoy's `AccessLog`): where lines go, their format, and which entries pass. */
+export interface AccessLog {
+  readonly name: string;
+  readonly sink: AccessLogSinkRef;
+  readonly format: AccessLogFormat;
+  /** `filter`: absent logs every entry. */
+  readonly filter?: AccessLogFilter;
+}
+
+/**
+ * Where an access logger writes: `envoy.access_loggers.file` (a path, appended), `stdout`,
+ * `stderr`, or a sink the application registered by name (`meshlet.access_loggers.v1.Sink`).
+ */
+export type AccessLogSinkRef =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'stdout' }
+  | { readonly kind: 'stderr' }
+  | { readonly kind: 'sink'; readonly name: string };
+
+/** A `json_format` value: a format string (command operators), a constant, or a nested object. */
+export type JsonFormatValue = string | number | boolean | null | { readonly [key: string]: JsonFormatValue };
+
+/**
+ * Envoy's `SubstitutionFormatString`: a text format (`text_format_source.inline_string` or
+ * `text_format`), a JSON object (`json_format`), or Envoy's default format.
+ */
+export type AccessLogFormat =
+  | { readonly kind: 'default' }
+  | { readonly kind: 'text'; readonly text: string }
+  | {
+      readonly kind: 'json';
+      readonly json: Readonly<Record<string, JsonFormatValue>>;
+      readonly omitEmptyValues: boolean;
+    };
+
+/** A comparison of Envoy's `ComparisonFilter`. */
+export interface AccessLogComparison {
+  readonly op: 'EQ' | 'GE' | 'LE';
+  readonly value: number;
+}
+
+/** Envoy's `AccessLogFilter`, the common kinds. */
+export type AccessLogFilter =
+  | { readonly kind: 'status_code'; readonly comparison: AccessLogComparison }
+  | { readonly kind: 'duration'; readonly comparison: AccessLogComparison }
+  /** Any of `flags`; an empty list: any flag at all. */
+  | { readonly kind: 'response_flag'; readonly flags: readonly string[] }
+  | { readonly kind: 'not_health_check' }
+  | { readonly kind: 'header'; readonly header: HeaderMatcher }
+  | { readonly kind: 'and'; readonly filters: readonly AccessLogFilter[] }
+  | { readonly kind: 'or'; readonly filters: readonly AccessLogFilter[] };
+
+/** The connection manager's `tracing`: sampling percentages in [0, 100]. */
+export interface HttpTracing {
+  /** `client_sampling`: requests with `x-client-trace-id` traced at this rate. Default 100. */
+  readonly clientSampling: number;
+  /** `random_sampling`: requests starting a trace, traced at this rate. Default 100. */
+  readonly randomSampling: number;
+  /** `overall_sampling`: a cap applied after the other two. Default 100. */
+  readonly overallSampling: number;
 }
 
 // ── routes ───────────────────────────────────────────────────────────────────────────────────

@@ -15,6 +15,7 @@
 // the same states: it would send resource_names_subscribe/unsubscribe from the same `names`
 // and apply added/removed resources instead of whole sets.
 import type * as grpc from '@grpc/grpc-js';
+import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'eventemitter3';
 import { adsServerAddress } from '../bootstrap.js';
 import { ConfigError } from '@meshlet/errors';
@@ -118,6 +119,10 @@ const ORDER = [
 ] as const;
 const WILDCARD = '*';
 const INVALID_ARGUMENT = 3;
+
+/** `diagnostics_channel`s `meshlet:xds:ads-ack` and `meshlet:xds:ads-nack` (docs/diagnostics.md). */
+const adsAck = channel('meshlet:xds:ads-ack');
+const adsNack = channel('meshlet:xds:ads-nack');
 
 /** What the client holds for one resource type. */
 class TypeState {
@@ -454,10 +459,20 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       const message = errors.map(formatIssue).join('\n');
       this.request(s, { code: INVALID_ARGUMENT, message });
       this.emit('nack', { typeUrl: s.typeUrl, version: res.versionInfo, nonce: res.nonce, errors });
+      if (adsNack.hasSubscribers)
+        adsNack.publish({
+          client: this,
+          typeUrl: s.typeUrl,
+          version: res.versionInfo,
+          nonce: res.nonce,
+          errors,
+        });
     } else {
       s.version = res.versionInfo;
       this.request(s); // the ACK
       this.emit('ack', { typeUrl: s.typeUrl, version: s.version, nonce: s.nonce });
+      if (adsAck.hasSubscribers)
+        adsAck.publish({ client: this, typeUrl: s.typeUrl, version: s.version, nonce: s.nonce });
     }
     if (warnings.length) this.emit('warning', warnings);
     this.afterChange();

@@ -33,6 +33,7 @@ import {
   stringMatcher,
   strings,
 } from './common.js';
+import { accessLogs, httpTracing } from './access-log.js';
 import { commonHttpProtocolOptions, http2 } from './cluster.js';
 import { httpFilter } from './http-filters.js';
 import { routeConfiguration } from './route.js';
@@ -252,10 +253,10 @@ function httpConnectionManager(o: JsonObject, issues: IssueList, path: string): 
       'generateRequestId',
       'upgradeConfigs',
       'httpProtocolOptions',
-    ],
-    [
       'accessLog',
       'tracing',
+    ],
+    [
       'forwardClientCertDetails',
       'setCurrentClientCertDetails',
       'internalAddressConfig',
@@ -331,6 +332,8 @@ function httpConnectionManager(o: JsonObject, issues: IssueList, path: string): 
   put(h, 'requestHeadersTimeoutMs', optNum(o.requestHeadersTimeout));
   put(h, 'drainTimeoutMs', optNum(o.drainTimeout));
   put(h, 'maxRequestHeadersKb', optNum(o.maxRequestHeadersKb));
+  put(h, 'accessLog', accessLogs(o.accessLog, issues, field(path, 'access_log')));
+  if (has(o, 'tracing')) h.tracing = httpTracing(obj(o.tracing), issues, field(path, 'tracing'));
   if (has(o, 'http2ProtocolOptions'))
     h.http2ProtocolOptions = http2(
       obj(o.http2ProtocolOptions),
@@ -345,8 +348,8 @@ function tcpProxy(o: JsonObject, issues: IssueList, path: string): TcpProxy {
     o,
     issues,
     path,
-    ['statPrefix', 'cluster', 'weightedClusters', 'idleTimeout', 'maxConnectAttempts'],
-    ['accessLog', 'accessLogOptions', 'hashPolicy', 'metadataMatch', 'upstreamConnectTimeout'],
+    ['statPrefix', 'cluster', 'weightedClusters', 'idleTimeout', 'maxConnectAttempts', 'accessLog'],
+    ['accessLogOptions', 'hashPolicy', 'metadataMatch', 'upstreamConnectTimeout'],
   );
   if (has(o, 'tunnelingConfig'))
     issues.error(field(path, 'tunneling_config'), 'tunneling over HTTP is not supported');
@@ -364,6 +367,7 @@ function tcpProxy(o: JsonObject, issues: IssueList, path: string): TcpProxy {
   else issues.error(path, 'a TCP proxy needs cluster or weighted_clusters');
   // Envoy's default idle timeout for TCP proxy is 1 hour; an explicit 0 disables it.
   t.idleTimeoutMs = num(o.idleTimeout, 3_600_000);
+  put(t, 'accessLog', accessLogs(o.accessLog, issues, field(path, 'access_log')));
   return t;
 }
 
@@ -454,5 +458,11 @@ function rpcProxy(o: JsonObject, issues: IssueList, path: string): RpcProxy {
     else issues.error(at, 'an RPC route needs cluster or weighted_clusters');
     return route;
   });
-  return { statPrefix: str(o.statPrefix), protocol, routes };
+  const rpc: { -readonly [K in keyof RpcProxy]: RpcProxy[K] } = {
+    statPrefix: str(o.statPrefix),
+    protocol,
+    routes,
+  };
+  put(rpc, 'accessLog', accessLogs(o.accessLog, issues, field(path, 'access_log')));
+  return rpc;
 }
