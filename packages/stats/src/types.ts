@@ -100,3 +100,12 @@ export interface StatsStore extends Scope {
   /** Drops stats no longer used: those of `scope` (a removed cluster's, say). */
   remove(scope: Scope): void;
 }
+
+/** Options of {@link StatsStore} creation (`createStatsStore`). */
+export interface StatsStoreOptions {
+  /**
+   * Significant decimal digits every histogram keeps (1–5, default 2: each value within 1%, as
+   * Envoy's histograms). Each more digit costs about ten times the memory per histogram.
+   */
+  readonly significantDigits?: 1 | 2 | 3 | 4 | 5;
+}
