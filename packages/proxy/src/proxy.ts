@@ -8,6 +8,8 @@ import { ConfigError } from '@meshlet/errors';
 import type * as model from '@meshlet/xds';
 import { bolt, dubbo } from '@meshlet/codec';
 import type { Protocol } from '@meshlet/codec';
+import { createStatsStore } from '@meshlet/stats';
+import type { StatsStore } from '@meshlet/stats';
 import { EventEmitter } from 'eventemitter3';
 import { createClusterManager, type DefaultClusterManager } from './cluster/cluster-manager.js';
 import type { DnsResolver } from './cluster/dns.js';
@@ -20,6 +22,7 @@ import { ProxyListener } from './listener/listener.js';
 import { compileRouteTable } from './router/route-table.js';
 import { createRouterFilter } from './router-filter/router-filter.js';
 import { observerFor } from './observe/noop.js';
+import { ProxyStats } from './stats/proxy-stats.js';
 import type { HttpFilter, ObserverFactory, ProtocolRegistry, RouterFilter, RouteTable } from './types.js';
 
 /** Options of {@link createProxy}. */
@@ -55,6 +58,11 @@ export interface ProxyOptions {
    * (stats, access logs, tracing).
    */
   readonly observers?: readonly ObserverFactory[];
+  /**
+   * Where the proxy records its stats (Envoy's names: `http.<stat_prefix>.downstream_rq_total`,
+   * `cluster.<name>.upstream_rq_2xx`...). Default: a new store per proxy; `false`: no stats.
+   */
+  readonly stats?: StatsStore | false;
 }
 
 /** Events of a {@link HttpProxy}. */
@@ -88,6 +96,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
   readonly clusters: DefaultClusterManager;
   /** The current config version, counting from 1. */
   version = 0;
+  /** The store the proxy records its stats in (`prometheus()`, `json()`...), or `null` when stats are off. */
+  readonly stats: StatsStore | null;
   private config: model.XdsSnapshot;
   private readonly registry: ReadonlyMap<string, HttpFilter>;
   private readonly protocols: ProtocolRegistry;
@@ -123,15 +133,22 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     });
     this.registry = registryOf(options.filters ?? []);
     this.protocols = protocolsOf(options.protocols ?? []);
+    this.stats = options.stats === false ? null : (options.stats ?? createStatsStore());
+    const proxyStats = this.stats === null ? null : new ProxyStats(this.stats, (name) => this.address(name));
+    if (proxyStats !== null) this.observers.push(proxyStats);
     if (options.observers !== undefined) this.observers.push(...options.observers);
-    this.filterCache = new FilterConfigCache({ now, random }, (error) => {
-      this.emit('error', error, 'filter destroy');
-    });
+    this.filterCache = new FilterConfigCache(
+      { now, random, ...(this.stats !== null ? { stats: this.stats } : {}) },
+      (error) => {
+        this.emit('error', error, 'filter destroy');
+      },
+    );
     this.clusters = createClusterManager({
       now,
       random,
       ...(options.resolver !== undefined ? { resolver: options.resolver } : {}),
       ...(options.timers !== undefined ? { timers: options.timers } : {}),
+      ...(proxyStats !== null ? { stats: proxyStats } : {}),
     });
     this.config = options.config;
     this.apply(options.config);
