@@ -23,6 +23,28 @@ export const unitRanges: Readonly<Record<HistogramUnit, UnitRange>> = Object.fre
   unspecified: { scale: 1000, max: 1_000_000_000 },
 });
 
+const k2p32 = 2 ** 32;
+
+/**
+ * hdr-histogram-js' Float64Histogram with a faster `countsArrayIndex` (its public extension
+ * point): the same index computed with integer bit operations (`Math.clz32`, shifts) instead of
+ * `Math.log2` and `Math.pow`, which are most of the cost of `recordValue`. Anything but a
+ * non-negative safe integer goes to the original. A property test keeps the two equal.
+ */
+export class FastIndexHistogram extends Float64Histogram {
+  override countsArrayIndex(value: number): number {
+    if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && value % 1 === 0))
+      return super.countsArrayIndex(value);
+    const log2 = value < k2p32 ? 31 - Math.clz32(value) : 63 - Math.clz32(Math.floor(value / k2p32));
+    const magnitude = this.subBucketHalfCountMagnitude;
+    let bucketIndex = log2 - magnitude - this.unitMagnitude;
+    if (bucketIndex < 0) bucketIndex = 0;
+    const shift = bucketIndex + this.unitMagnitude;
+    const subBucketIndex = value < k2p32 ? value >>> shift : Math.floor(value / 2 ** shift);
+    return (bucketIndex + 1) * 2 ** magnitude + subBucketIndex - this.subBucketHalfCount;
+  }
+}
+
 /** A histogram on an HDR histogram, allocated at the first `record` (unused ones cost little). */
 export class StatsHistogram implements Histogram {
   readonly name: string;
@@ -31,7 +53,7 @@ export class StatsHistogram implements Histogram {
   readonly unit: HistogramUnit;
   count = 0;
   sum = 0;
-  private hdr: Float64Histogram | null = null;
+  private hdr: FastIndexHistogram | null = null;
   private readonly scale: number;
   private readonly max: number;
   private readonly digits: 1 | 2 | 3 | 4 | 5;
@@ -103,8 +125,8 @@ export class StatsHistogram implements Histogram {
     return out;
   }
 
-  private allocate(): Float64Histogram {
-    const hdr = new Float64Histogram(1, Math.ceil(this.max * this.scale), this.digits);
+  private allocate(): FastIndexHistogram {
+    const hdr = new FastIndexHistogram(1, Math.ceil(this.max * this.scale), this.digits);
     hdr.autoResize = false;
     this.hdr = hdr;
     return hdr;

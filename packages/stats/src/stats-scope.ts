@@ -68,6 +68,8 @@ export class StatsScope implements Scope {
   readonly histogramMap: Map<string, StatsHistogram> = new Map<string, StatsHistogram>();
   /** @internal Key of this scope among its parent's children. */
   readonly key: string;
+  /** @internal Removed from its store: its stats are not exported and claim no family name. */
+  detached = false;
 
   constructor(
     registry: Registry,
@@ -89,7 +91,7 @@ export class StatsScope implements Scope {
     const [flat, extracted, merged, key] = this.identify(name, tags, 'counter name');
     let counter = this.counterMap.get(key);
     if (counter === undefined) {
-      this.registry.claim(extracted, 'counter', flat);
+      if (!this.detached) this.registry.claim(extracted, 'counter', flat);
       counter = new StatsCounter(flat, extracted, merged);
       this.counterMap.set(key, counter);
     }
@@ -100,7 +102,7 @@ export class StatsScope implements Scope {
     const [flat, extracted, merged, key] = this.identify(name, tags, 'gauge name');
     let gauge = this.gaugeMap.get(key);
     if (gauge === undefined) {
-      this.registry.claim(extracted, 'gauge', flat);
+      if (!this.detached) this.registry.claim(extracted, 'gauge', flat);
       gauge = new StatsGauge(flat, extracted, merged);
       this.gaugeMap.set(key, gauge);
     }
@@ -116,7 +118,7 @@ export class StatsScope implements Scope {
     const [flat, extracted, merged, key] = this.identify(name, tags, 'histogram name');
     let histogram = this.histogramMap.get(key);
     if (histogram === undefined) {
-      this.registry.claim(extracted, 'histogram', flat);
+      if (!this.detached) this.registry.claim(extracted, 'histogram', flat);
       histogram = new StatsHistogram(flat, extracted, merged, unit, this.registry.digits);
       this.histogramMap.set(key, histogram);
     } else if (histogram.unit !== unit) {
@@ -136,6 +138,7 @@ export class StatsScope implements Scope {
     let child = this.children.get(key);
     if (child === undefined) {
       child = new StatsScope(this.registry, this, flat, extracted, merged, key);
+      child.detached = this.detached;
       this.children.set(key, child);
     }
     return child;
@@ -156,6 +159,7 @@ export class StatsScope implements Scope {
 
   /** @internal Forgets this scope's stats and subtree (their families no longer count them). */
   clear(): void {
+    if (this.detached) return;
     for (const c of this.counterMap.values()) this.registry.release(c.tagExtractedName);
     for (const g of this.gaugeMap.values()) this.registry.release(g.tagExtractedName);
     for (const h of this.histogramMap.values()) this.registry.release(h.tagExtractedName);
@@ -165,6 +169,7 @@ export class StatsScope implements Scope {
     for (const child of this.children.values()) {
       child.clear();
       child.parent = null;
+      child.detached = true;
     }
     this.children.clear();
   }

@@ -55,6 +55,8 @@ export class MeshletStatsStore extends StatsScope implements StatsStore {
       throw new InvalidArgumentError('remove() takes a scope of this store');
     }
     scope.clear();
+    if (scope === this) return;
+    scope.detached = true;
     // A scope no longer reachable from the root keeps working for whoever holds it, but is not
     // exported; asking its parent again gives a fresh one.
     scope.parent?.children.delete(scope.key);

@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { Float64Histogram } from 'hdr-histogram-js';
+import { FastIndexHistogram, unitRanges } from '../src/histogram.js';
 import { createStatsStore, envoyBuckets } from '../src/index.js';
 
 describe('Histogram', () => {
@@ -90,5 +92,26 @@ describe('Histogram', () => {
     expect(h.percentile(0)).toBe(1);
     expect(h.percentile(100)).toBe(100);
     expect(h.unit).toBe('bytes');
+  });
+
+  it("FastIndexHistogram's bit-twiddled counts index equals hdr-histogram-js' own, for every digit count", () => {
+    const maxTicks = Math.max(...Object.values(unitRanges).map((r) => r.max * r.scale));
+    for (const digits of [1, 2, 3, 4, 5] as const) {
+      const fast = new FastIndexHistogram(1, maxTicks, digits);
+      const original = new Float64Histogram(1, maxTicks, digits);
+      const check = (v: number): void => {
+        expect(fast.countsArrayIndex(v), `value ${v}, ${digits} digits`).toBe(original.countsArrayIndex(v));
+      };
+      // Every power of two and its neighbours, where bucket boundaries are.
+      for (let e = 0; 2 ** e <= maxTicks; e++) for (const v of [2 ** e - 1, 2 ** e, 2 ** e + 1]) check(v);
+      fc.assert(
+        fc.property(fc.oneof(fc.nat({ max: 1_000_000 }), fc.integer({ min: 0, max: maxTicks })), (v) => {
+          check(v);
+        }),
+        { numRuns: 300 },
+      );
+      // Not an integer: the original handles it.
+      expect(fast.countsArrayIndex(1.5)).toBe(original.countsArrayIndex(1.5));
+    }
   });
 });

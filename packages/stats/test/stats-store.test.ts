@@ -104,6 +104,27 @@ describe('StatsStore: stats and scopes', () => {
     }).toThrow(InvalidArgumentError);
   });
 
+  it('a removed scope keeps working for its holders but is neither exported nor in the way', () => {
+    const stats = createStatsStore();
+    const old = stats.scope('cluster.a', { envoy_cluster_name: 'a' }, 'cluster');
+    const kept = old.counter('rq');
+    stats.remove(old);
+    kept.inc();
+    old.scope('sub').gauge('late').set(3);
+    old.counter('more').inc();
+    expect(kept.value).toBe(1);
+    expect([...stats.counters()]).toEqual([]);
+    expect([...stats.gauges()]).toEqual([]);
+    // Its names are free: another type may take them.
+    expect(stats.scope('cluster.b', {}, 'cluster').gauge('more').value).toBe(0);
+    stats.remove(old);
+    // Removing the store itself empties it.
+    stats.counter('x').inc();
+    stats.remove(stats);
+    expect(stats.prometheus()).toBe('');
+    expect(stats.counter('x').value).toBe(0);
+  });
+
   it('rejects bad names and tags with InvalidArgumentError', () => {
     const stats = createStatsStore();
     const bad: (() => unknown)[] = [
