@@ -18,3 +18,4 @@ export * from './rpc/upstream/index.js';
 export * from './access-log/index.js';
 export * from './tracing/index.js';
 export { proxyChannels } from './observe/diagnostics.js';
+export * from './stats/index.js';

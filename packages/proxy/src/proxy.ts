@@ -8,6 +8,8 @@ import { ConfigError } from '@meshlet/errors';
 import type * as model from '@meshlet/xds';
 import { bolt, dubbo } from '@meshlet/codec';
 import type { Protocol } from '@meshlet/codec';
+import { createStatsStore } from '@meshlet/stats';
+import type { StatsStore } from '@meshlet/stats';
 import { EventEmitter } from 'eventemitter3';
 import { createClusterManager, type DefaultClusterManager } from './cluster/cluster-manager.js';
 import type { DnsResolver } from './cluster/dns.js';
@@ -23,6 +25,7 @@ import { observerFor } from './observe/noop.js';
 import { AccessLogs, type AccessLogOptions } from './access-log/access-logs.js';
 import { Tracing, type TracingOptions } from './tracing/tracing.js';
 import { diagnosticsObservers, publishProxyEvents } from './observe/diagnostics.js';
+import { ProxyStats } from './stats/proxy-stats.js';
 import type { HttpFilter, ObserverFactory, ProtocolRegistry, RouterFilter, RouteTable } from './types.js';
 
 /** Options of {@link createProxy}. */
@@ -68,6 +71,11 @@ export interface ProxyOptions {
    * if installed) and tracer. W3C `traceparent` is propagated with or without it.
    */
   readonly tracing?: TracingOptions;
+  /**
+   * Where the proxy records its stats (Envoy's names: `http.<stat_prefix>.downstream_rq_total`,
+   * `cluster.<name>.upstream_rq_2xx`...). Default: a new store per proxy; `false`: no stats.
+   */
+  readonly stats?: StatsStore | false;
 }
 
 /** Events of a {@link HttpProxy}. */
@@ -103,6 +111,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
   version = 0;
   /** Access log destinations and their counters (`queued`, `written`, `dropped`, `failed`). */
   readonly accessLogs: AccessLogs;
+  /** The store the proxy records its stats in (`prometheus()`, `json()`...), or `null` when stats are off. */
+  readonly stats: StatsStore | null;
   private config: model.XdsSnapshot;
   private readonly registry: ReadonlyMap<string, HttpFilter>;
   private readonly protocols: ProtocolRegistry;
@@ -142,20 +152,27 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     });
     this.registry = registryOf(options.filters ?? []);
     this.protocols = protocolsOf(options.protocols ?? []);
+    this.stats = options.stats === false ? null : (options.stats ?? createStatsStore());
+    const proxyStats = this.stats === null ? null : new ProxyStats(this.stats, (name) => this.address(name));
+    if (proxyStats !== null) this.observers.push(proxyStats);
     this.accessLogs = new AccessLogs(options.accessLogs ?? {}, (error) => {
       this.emit('error', error, 'access log');
     });
     this.observers.push(new Tracing(options.tracing ?? {}, random), this.accessLogs, diagnosticsObservers);
     publishProxyEvents(this);
     if (options.observers !== undefined) this.observers.push(...options.observers);
-    this.filterCache = new FilterConfigCache({ now, random }, (error) => {
-      this.emit('error', error, 'filter destroy');
-    });
+    this.filterCache = new FilterConfigCache(
+      { now, random, ...(this.stats !== null ? { stats: this.stats } : {}) },
+      (error) => {
+        this.emit('error', error, 'filter destroy');
+      },
+    );
     this.clusters = createClusterManager({
       now,
       random,
       ...(options.resolver !== undefined ? { resolver: options.resolver } : {}),
       ...(options.timers !== undefined ? { timers: options.timers } : {}),
+      ...(proxyStats !== null ? { stats: proxyStats } : {}),
     });
     this.config = options.config;
     this.apply(options.config);

@@ -9,6 +9,7 @@ import type * as model from '@meshlet/xds';
 import type { Duplex, Readable } from 'node:stream';
 import type { Protocol } from '@meshlet/codec';
 import type { Dispatcher } from 'undici';
+import type { Scope } from '@meshlet/stats';
 
 // ── requests and responses ───────────────────────────────────────────────────────────────────
 
@@ -160,6 +161,11 @@ export interface FilterEnvironment {
   random(): number;
   /** The name of the filter instance in config (`HttpFilter.name`). */
   readonly filterName: string;
+  /**
+   * The proxy's stats, for a filter's own counters (made here, at configure time, and kept);
+   * absent when stats are off. Built-ins name theirs as Envoy does (`<stat_prefix>.http_local_rate_limit.ok`).
+   */
+  readonly stats?: Scope;
 }
 
 /** A hook's return: nothing to continue (sync), or a promise of nothing (async). */

@@ -11,6 +11,7 @@ import type * as model from '@meshlet/xds';
 import type { HealthCheckEvent } from '../cluster/health-checker.js';
 import type { ManagedCluster } from '../cluster/managed-cluster.js';
 import type { HttpProxy } from '../proxy.js';
+import { hostStatsOf } from '../stats/proxy-stats.js';
 import { clustersJson, clustersText, type HostCountsSource } from './clusters.js';
 import { applyMask, configDump, RESOURCE_FIELDS, selectResource, type Json } from './config-dump.js';
 import { AdminRequestError } from './errors.js';
@@ -21,7 +22,7 @@ import { statsJson, statsPrometheus, statsText, type StatsQuery } from './stats-
 export interface AdminServerOptions {
   /** The proxy to administer. */
   readonly proxy: HttpProxy;
-  /** The proxy's stats, for `/stats` and `/stats/prometheus` (404 without). */
+  /** The stats for `/stats` and `/stats/prometheus`. Default: the proxy's (`HttpProxy.stats`); 404 when it has none. */
   readonly stats?: StatsStore;
   /**
    * The address to bind. Default: the bootstrap's `admin.address`, else `127.0.0.1`. Anything
@@ -41,7 +42,7 @@ export interface AdminServerOptions {
   readonly logLevel?: LogLevel;
   /** Where a new logger writes. Default stderr. */
   readonly logSink?: LogSink;
-  /** Per-host counts for `/clusters` (`cx_total`, `rq_total`...), from the proxy's stats. */
+  /** Per-host counts for `/clusters` (`cx_total`, `rq_total`...). Default: the proxy's per-host stats. */
   readonly hostCounts?: HostCountsSource;
   /** How long `/drain_listeners?graceful` lets streams in flight finish. Default 5000 ms. */
   readonly drainTimeMs?: number;
@@ -149,12 +150,17 @@ export class AdminServer {
       throw new ConfigError('createAdminServer: stats must be a StatsStore (createStatsStore)');
     }
     this.#proxy = proxy;
-    this.#stats = options.stats;
+    this.#stats = options.stats ?? proxy.stats ?? undefined;
     this.#bootstrap = options.bootstrap;
     this.#host = host;
     this.#port = port;
     this.#pipe = options.address === undefined && options.port === undefined ? fromBootstrap.pipe : undefined;
-    this.#hostCounts = options.hostCounts;
+    this.#hostCounts =
+      options.hostCounts ??
+      ((cluster, host) => {
+        const managed = proxy.clusters.get(cluster);
+        return managed === undefined ? undefined : hostStatsOf(managed, host);
+      });
     this.#drainTimeMs = drainTimeMs;
     this.#now = options.now ?? Date.now;
     this.#version = options.version ?? `meshlet/proxy (node ${process.version})`;

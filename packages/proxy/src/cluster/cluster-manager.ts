@@ -7,7 +7,7 @@ import { systemClock, systemScheduler, TimerWheel } from '@meshlet/breaker';
 import type { Scheduler } from '@meshlet/breaker';
 import { ConfigError } from '@meshlet/errors';
 import type * as model from '@meshlet/xds';
-import type { ClusterManager } from '../types.js';
+import type { ClusterManager, UpstreamStats } from '../types.js';
 import { compileCluster } from './compile.js';
 import { deepEqual, sameClusterConfig } from './deep-equal.js';
 import { systemResolver } from './dns.js';
@@ -29,6 +29,16 @@ export interface ClusterManagerOptions {
   readonly timers?: Scheduler;
   /** Resolution of those timers, milliseconds. Default 10. */
   readonly tickMs?: number;
+  /** Makes each cluster's upstream stats when it is built, drops them when it leaves. Default: no stats. */
+  readonly stats?: ClusterStatsFactory;
+}
+
+/** Where clusters get their `UpstreamStats` (the proxy's `ProxyStats`). */
+export interface ClusterStatsFactory {
+  /** The stats of a cluster just built; a cluster rebuilt under the same name continues its counters. */
+  forCluster(cluster: ManagedCluster): UpstreamStats;
+  /** The cluster named `name` left the config. */
+  removeCluster(name: string): void;
 }
 
 interface Plan {
@@ -63,6 +73,7 @@ export class DefaultClusterManager implements ClusterManager {
   #clusters = new Map<string, ManagedCluster>();
   readonly #env: ClusterEnvironment;
   readonly #closing = new Set<Promise<void>>();
+  readonly #stats: ClusterStatsFactory | null;
   #closed = false;
 
   /** @internal Use {@link createClusterManager}. */
@@ -85,6 +96,7 @@ export class DefaultClusterManager implements ClusterManager {
       now,
       resolver,
     };
+    this.#stats = options.stats ?? null;
   }
 
   /** The timer wheel of every cluster's timers (a test may `advance()` it). */
@@ -158,13 +170,18 @@ export class DefaultClusterManager implements ClusterManager {
     for (const plan of plans) {
       next.set(plan.cluster.name, plan.cluster);
       if (plan.fresh) {
+        if (this.#stats !== null) plan.cluster.stats = this.#stats.forCluster(plan.cluster);
         plan.cluster.start(plan.assignment, plan.inputs, plan.previous);
         if (plan.previous) this.#retire(plan.previous);
       } else if (plan.changed) {
         plan.cluster.setAssignment(plan.assignment, plan.inputs);
       }
     }
-    for (const [name, cluster] of this.#clusters) if (!next.has(name)) this.#retire(cluster);
+    for (const [name, cluster] of this.#clusters) {
+      if (next.has(name)) continue;
+      this.#retire(cluster);
+      this.#stats?.removeCluster(name);
+    }
     this.#clusters = next;
   }
 

@@ -17,6 +17,7 @@ import type {
   UpstreamStats,
 } from '../types.js';
 import { HostPools } from '../upstream/host-pools.js';
+import type { PoolConnectionEvents } from '../upstream/host-pools.js';
 import type { CompiledCluster } from './compile.js';
 import { DnsDiscovery } from './dns.js';
 import type { DnsResolver } from './dns.js';
@@ -52,6 +53,25 @@ class HostEntry {
     this.pools = pools;
     this.monitor = monitor;
     this.healthCheckPort = healthCheckPort;
+  }
+}
+
+/** A host's pool connections, counted in its cluster's stats (read when they happen: stats are set after construction). */
+class HostConnectionStats implements PoolConnectionEvents {
+  readonly #cluster: { readonly stats: UpstreamStats };
+  readonly #host: Host;
+  constructor(cluster: { readonly stats: UpstreamStats }, host: Host) {
+    this.#cluster = cluster;
+    this.#host = host;
+  }
+  connected(): void {
+    this.#cluster.stats.connectionOpened(this.#host);
+  }
+  disconnected(): void {
+    this.#cluster.stats.connectionClosed(this.#host);
+  }
+  connectFailed(): void {
+    this.#cluster.stats.connectionFailed(this.#host);
   }
 }
 
@@ -158,7 +178,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> implement
     this.#traffic = true;
     const entry = this.#entries.get(host);
     if (entry !== undefined && !entry.pools.closed) return entry.pools.get(protocol);
-    const pools = new HostPools(host.address, host.port, this.compiled.pool, null);
+    const pools = new HostPools(
+      host.address,
+      host.port,
+      this.compiled.pool,
+      null,
+      new HostConnectionStats(this, host),
+    );
     const dispatcher = pools.get(protocol);
     // The caller dispatches right after this call; close() then lets that request finish.
     queueMicrotask(() => {
@@ -306,7 +332,13 @@ export class ManagedCluster extends EventEmitter<ManagedClusterEvents> implement
       this.#entries.set(
         host,
         new HostEntry(
-          new HostPools(host.address, host.port, this.compiled.pool, this.resourceLimits.default.connections),
+          new HostPools(
+            host.address,
+            host.port,
+            this.compiled.pool,
+            this.resourceLimits.default.connections,
+            new HostConnectionStats(this, host),
+          ),
           monitor,
           port,
         ),

@@ -7,6 +7,7 @@
 // token buckets) across `update()`. Instances no version uses any more are destroyed.
 import { ConfigError } from '@meshlet/errors';
 import type * as model from '@meshlet/xds';
+import type { Scope } from '@meshlet/stats';
 import type { FilterEnvironment, HttpContext, HttpFilter, RouteEntry } from '../types.js';
 
 /** The marker of a filter skipped for one request (disabled, or disabled on its route). */
@@ -49,12 +50,12 @@ interface CachedInstance {
  */
 export class FilterConfigCache {
   private entries = new Map<string, CachedInstance>();
-  readonly env: { readonly now: () => number; readonly random: () => number };
+  readonly env: { readonly now: () => number; readonly random: () => number; readonly stats?: Scope };
   /** Called with errors thrown by `destroy`. */
   readonly onError: (error: unknown) => void;
 
   constructor(
-    env: { readonly now: () => number; readonly random: () => number },
+    env: { readonly now: () => number; readonly random: () => number; readonly stats?: Scope },
     onError: (error: unknown) => void,
   ) {
     this.env = env;
@@ -123,6 +124,7 @@ export class FilterConfigTransaction {
       now: this.cache.env.now,
       random: this.cache.env.random,
       filterName: instanceName,
+      ...(this.cache.env.stats !== undefined ? { stats: this.cache.env.stats } : {}),
     };
     let configured: unknown;
     try {

@@ -18,6 +18,7 @@ import type {
   UpstreamCluster,
   UpstreamOutcome,
   UpstreamProtocol,
+  UpstreamStats,
 } from '../types.js';
 import { parseGrpcTimeout, upstreamHeaders, withoutHopByHop } from './headers.js';
 import type { RequestBodyOwner } from './request-body.js';
@@ -161,13 +162,24 @@ export class Attempt implements Dispatcher.DispatchHandler {
   /** Clock time of the last byte from upstream. */
   lastActivity: number;
   body: AttemptBody | null;
+  /** The cluster's stats, told once when the attempt is released. */
+  readonly stats: UpstreamStats;
+  /** How it ended, for stats: set on a response head, a failure or a timeout; a reset when none. */
+  outcome: UpstreamOutcome | null = null;
 
-  constructor(request: ForwardRequest, host: Host, body: AttemptBody | null, now: number) {
+  constructor(
+    request: ForwardRequest,
+    host: Host,
+    body: AttemptBody | null,
+    now: number,
+    stats: UpstreamStats,
+  ) {
     this.request = request;
     this.host = host;
     this.startTime = now;
     this.lastActivity = now;
     this.body = body;
+    this.stats = stats;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -186,6 +198,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     this.controller = controller;
     this.responded = true;
+    this.outcome = responseOutcome(statusCode);
     this.request.onAttemptHead(this, statusCode, headers, statusMessage ?? '');
   }
 
@@ -219,6 +232,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     }
     this.controller = controller;
     this.responded = true;
+    this.outcome = responseOutcome(statusCode);
     this.request.onAttemptUpgrade(this, statusCode, headers, socket);
   }
 
@@ -231,6 +245,11 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.host.activeRequests--;
     if (this.body !== null && !this.body.destroyed) this.body.destroy();
     this.body = null;
+    this.stats.requestEnded(
+      this.host,
+      this.outcome ?? OUTCOME_RESET,
+      this.request.filter.now() - this.startTime,
+    );
   }
 
   /** Aborts the upstream request and releases the attempt. */
@@ -420,6 +439,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     const stats = this.filter.stats;
     if (!limits.requests.tryAcquire()) {
       stats.overflow++;
+      cluster.stats.overflow();
       this.#overflow();
       return;
     }
@@ -433,6 +453,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     if (!limits.pendingRequests.tryAcquire()) {
       limits.requests.release();
       stats.overflow++;
+      cluster.stats.overflow();
       this.#overflow();
       return;
     }
@@ -456,11 +477,12 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
       body = source;
     }
     const now = this.filter.now();
-    const attempt = new Attempt(this, host, body instanceof AttemptBody ? body : null, now);
+    const attempt = new Attempt(this, host, body instanceof AttemptBody ? body : null, now, cluster.stats);
     this.attempt = attempt;
     this.attempts++;
     this.triedHosts.push(host);
     host.activeRequests++;
+    cluster.stats.requestStarted(host);
     stats.upstreamRequests++;
     const info = this.ctx.info;
     info.attempts = this.attempts;
@@ -575,6 +597,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     }
     this.retryHeld = true;
     this.filter.stats.retries++;
+    (this.cluster as UpstreamCluster).stats.retry();
     // Envoy's fully jittered exponential backoff: the n-th retry waits random [0, (2^n - 1) * base), capped.
     const ceiling = Math.min((2 ** this.attempts - 1) * policy.baseIntervalMs, policy.maxIntervalMs);
     const delay = Math.floor(this.filter.random() * ceiling);
@@ -753,10 +776,12 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
   /** @internal */
   onAttemptError(attempt: Attempt, error: Error): void {
     if (attempt !== this.attempt) return;
+    const failure = attempt.responded ? 'reset' : classify(error, attempt.started);
+    if (!attempt.responded)
+      attempt.outcome = failure === 'connect-failure' ? OUTCOME_CONNECT_FAILED : OUTCOME_RESET;
     attempt.finish(this.limits);
     this.attempt = null;
     this.#cancelAttemptTimers();
-    const failure = attempt.responded ? 'reset' : classify(error, attempt.started);
     const cluster = this.cluster as UpstreamCluster;
     if (!attempt.responded)
       cluster.report(attempt.host, failure === 'connect-failure' ? OUTCOME_CONNECT_FAILED : OUTCOME_RESET);
@@ -908,6 +933,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
           return;
         }
         this.filter.stats.idleTimeouts++;
+        if (this.attempt !== null && !this.attempt.responded) this.attempt.outcome = OUTCOME_TIMEOUT;
         if (this.phase === Phase.waiting) {
           this.#abortAttempt(ABORT_TIMEOUT);
           this.#localReply(408, 'stream timeout', 'SI', 'stream_idle_timeout');
@@ -942,9 +968,13 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
 
   #globalTimeout_(): void {
     this.filter.stats.timeouts++;
+    const cluster = this.cluster as UpstreamCluster;
+    cluster.stats.timeout(false);
     const attempt = this.attempt;
-    if (attempt !== null && !attempt.responded)
-      (this.cluster as UpstreamCluster).report(attempt.host, OUTCOME_TIMEOUT);
+    if (attempt !== null && !attempt.responded) {
+      attempt.outcome = OUTCOME_TIMEOUT;
+      cluster.report(attempt.host, OUTCOME_TIMEOUT);
+    }
     this.#abortAttempt(ABORT_TIMEOUT);
     if (this.phase === Phase.waiting) {
       this.#localReply(504, 'upstream request timeout', 'UT', 'upstream_response_timeout');
@@ -957,7 +987,10 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     const attempt = this.attempt;
     if (attempt === null || this.phase !== Phase.waiting) return;
     this.filter.stats.perTryTimeouts++;
-    (this.cluster as UpstreamCluster).report(attempt.host, OUTCOME_TIMEOUT);
+    const cluster = this.cluster as UpstreamCluster;
+    cluster.stats.timeout(true);
+    attempt.outcome = OUTCOME_TIMEOUT;
+    cluster.report(attempt.host, OUTCOME_TIMEOUT);
     this.#cancelAttemptTimers();
     attempt.cancel(this.limits, ABORT_TIMEOUT);
     this.attempt = null;

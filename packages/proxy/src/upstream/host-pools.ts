@@ -27,6 +27,16 @@ export interface PoolSettings {
   readonly initialConnectionWindowSize: number | undefined;
 }
 
+/** Where a host's pools report their connections (the cluster's upstream stats). */
+export interface PoolConnectionEvents {
+  /** A connection is open. */
+  connected(): void;
+  /** An open connection closed. */
+  disconnected(): void;
+  /** A connection could not be made. */
+  connectFailed(): void;
+}
+
 /** The origin undici connects to for a host: `http://10.0.0.1:80`, `https://[::1]:443`. */
 export function originOf(address: string, port: number, tls: boolean): string {
   return `${tls ? 'https' : 'http'}://${isIPv6(address) ? `[${address}]` : address}:${port}`;
@@ -39,6 +49,7 @@ export function createHostDispatcher(
   protocol: UpstreamProtocol,
   settings: PoolSettings,
   connections: ResourceCounter | null,
+  events: PoolConnectionEvents | null = null,
 ): Dispatcher {
   const tls = settings.tls;
   const h2 = protocol === 'http2';
@@ -75,6 +86,7 @@ export function createHostDispatcher(
   }
   const pool = new Pool(originOf(address, port, tls !== undefined), options);
   if (connections !== null) countConnections(pool, connections);
+  if (events !== null) reportConnections(pool, events);
   // A fixed SNI (auto_sni off) must win over the name undici takes from each request's host.
   const sni = tls?.servername;
   if (sni === undefined || settings.autoSni) return pool;
@@ -106,6 +118,19 @@ function countConnections(pool: Pool, counter: ResourceCounter): void {
   });
 }
 
+/** Tells `events` about the pool's connections, as undici reports them. */
+function reportConnections(pool: Pool, events: PoolConnectionEvents): void {
+  pool.on('connect', () => {
+    events.connected();
+  });
+  pool.on('disconnect', () => {
+    events.disconnected();
+  });
+  pool.on('connectionError', () => {
+    events.connectFailed();
+  });
+}
+
 /** The dispatchers of one host, made on first use. */
 export class HostPools {
   readonly address: string;
@@ -114,13 +139,21 @@ export class HostPools {
   #http2: Dispatcher | null = null;
   readonly #settings: PoolSettings;
   readonly #connections: ResourceCounter | null;
+  readonly #events: PoolConnectionEvents | null;
   #closed = false;
 
-  constructor(address: string, port: number, settings: PoolSettings, connections: ResourceCounter | null) {
+  constructor(
+    address: string,
+    port: number,
+    settings: PoolSettings,
+    connections: ResourceCounter | null,
+    events: PoolConnectionEvents | null = null,
+  ) {
     this.address = address;
     this.port = port;
     this.#settings = settings;
     this.#connections = connections;
+    this.#events = events;
   }
 
   /** Whether a dispatcher was ever made (the cluster has had traffic). */
@@ -137,6 +170,7 @@ export class HostPools {
         'http2',
         this.#settings,
         this.#connections,
+        this.#events,
       ));
     }
     return (this.#http1 ??= createHostDispatcher(
@@ -145,6 +179,7 @@ export class HostPools {
       'http1',
       this.#settings,
       this.#connections,
+      this.#events,
     ));
   }
 

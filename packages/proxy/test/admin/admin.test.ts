@@ -202,6 +202,21 @@ describe('admin server: read-only endpoints', () => {
     expect(lines).toContain(`${host}cx_active::1`);
     expect((await call(admin, '/clusters?format=yaml')).status).toBe(400);
   });
+
+  it("/clusters counts each host's requests and connections from the proxy's own stats", async () => {
+    const { admin, proxy, upstreamPort } = await start();
+    const [address] = [...proxy.addresses.values()];
+    const port = address?.port ?? 0;
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`http://127.0.0.1:${String(port)}/`);
+      await res.text();
+    }
+    const lines = (await call(admin, '/clusters')).body.split('\n');
+    const host = `up::127.0.0.1:${String(upstreamPort)}::`;
+    expect(lines).toContain(`${host}rq_total::3`);
+    expect(lines).toContain(`${host}rq_success::3`);
+    expect(lines).toContain(`${host}cx_total::1`);
+  });
 });
 
 describe('admin server: /config_dump', () => {
@@ -525,8 +540,16 @@ describe('admin server: options and errors', () => {
     expect(error.code).toBe('MESHLET_ERR_PROXY_ADMIN_REQUEST');
   });
 
-  it('answers 404 for stats when no store is given, and never crashes on odd URLs', async () => {
-    const { admin } = await start();
+  it("serves the proxy's own stats by default", async () => {
+    const { admin, proxy } = await start();
+    const answer = await call(admin, '/stats/prometheus');
+    expect(answer.status).toBe(200);
+    expect(proxy.stats).not.toBeNull();
+    expect(answer.body).toContain('envoy_cluster_membership_total{envoy_cluster_name="up"} 1');
+  });
+
+  it('answers 404 for stats when the proxy keeps none, and never crashes on odd URLs', async () => {
+    const { admin } = await start({ proxy: { stats: false } });
     expect((await call(admin, '/stats')).status).toBe(404);
     expect(admin.handle('GET', '//%zz').status).toBe(400);
     expect(admin.handle('GET', '/stats/../ready').body).toBe('LIVE\n');

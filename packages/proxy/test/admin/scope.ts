@@ -7,6 +7,7 @@ import {
   type AdminServerOptions,
   type HttpProxy,
   type LogRecord,
+  type ProxyOptions,
 } from '../../src/index.js';
 import { cluster, gateway, route, routeAction } from '../e2e/helpers.js';
 import { e2eScope } from '../e2e/scope.js';
@@ -24,6 +25,7 @@ export interface AdminScope {
   /** Starts a proxy (of `config`, else a gateway to one upstream) and its admin server. */
   readonly start: (more?: {
     config?: model.XdsSnapshot;
+    proxy?: Partial<ProxyOptions>;
     admin?: Partial<AdminServerOptions>;
   }) => Promise<{ proxy: HttpProxy; admin: AdminServer; logs: LogRecord[]; upstreamPort: number }>;
   /** A request to the admin server. */
@@ -40,7 +42,7 @@ export function adminScope(): AdminScope {
       const config =
         more.config ??
         gateway({ routes: [route('r', { route: routeAction('up') })], clusters: [cluster('up', [up.port])] });
-      const proxy = await start(config);
+      const proxy = await start(config, more.proxy);
       const logs: LogRecord[] = [];
       const admin = createAdminServer({
         proxy,

@@ -11,6 +11,7 @@ import {
   createLocalRateLimiter,
 } from '@meshlet/ratelimit';
 import type { FractionalPercent } from '@meshlet/xds';
+import type { Counter, Scope } from '@meshlet/stats';
 import { LRUCache } from 'lru-cache';
 import type { FilterEnvironment, HeaderMap, HttpContext, HttpFilter } from '../../types.js';
 import { ConfigReader } from '../config-reader.js';
@@ -37,6 +38,20 @@ export interface LocalRateLimitFilterStats {
   enforced: number;
 }
 
+/** The same counts in the proxy's stats store, when stats are on. */
+class LocalRateLimitCounters {
+  readonly enabled: Counter;
+  readonly ok: Counter;
+  readonly rateLimited: Counter;
+  readonly enforced: Counter;
+  constructor(scope: Scope) {
+    this.enabled = scope.counter('enabled');
+    this.ok = scope.counter('ok');
+    this.rateLimited = scope.counter('rate_limited');
+    this.enforced = scope.counter('enforced');
+  }
+}
+
 const DENOMINATOR_NAMES = { 100: 'HUNDRED', 10_000: 'TEN_THOUSAND', 1_000_000: 'MILLION' } as const;
 
 /** A compiled local_rate_limit config: the bucket state lives here, across requests. */
@@ -53,6 +68,8 @@ export class LocalRateLimitFilterConfig {
   /** `enableXRatelimitHeaders: 'DRAFT_VERSION_03'`. */
   readonly xRateLimitHeaders: boolean;
   readonly stats: LocalRateLimitFilterStats;
+  /** `<stat_prefix>.http_local_rate_limit.*` in the proxy's stats store; `null` when stats are off. */
+  readonly counters: LocalRateLimitCounters | null;
   /** This config's per-request state key (the decision, for the response headers). */
   readonly key: symbol;
 
@@ -114,6 +131,15 @@ export class LocalRateLimitFilterConfig {
       else this.limiter = first;
     }
     this.stats = { enabled: 0, ok: 0, rateLimited: 0, enforced: 0 };
+    // Envoy roots them at `<stat_prefix>.http_local_rate_limit.`, no tag extracted.
+    this.counters =
+      env.stats === undefined
+        ? null
+        : new LocalRateLimitCounters(
+            env.stats.scope(
+              this.statPrefix === '' ? 'http_local_rate_limit' : `${this.statPrefix}.http_local_rate_limit`,
+            ),
+          );
     this.key = Symbol('local_rate_limit');
   }
 
@@ -192,15 +218,20 @@ export const localRateLimitFilter: HttpFilter<LocalRateLimitFilterConfig> = {
     const d = l.check(descriptorsOf(ctx));
     if (d.outcome === 'disabled') return;
     const stats = c.stats;
+    const counters = c.counters;
     stats.enabled++;
+    counters?.enabled.inc();
     if (c.xRateLimitHeaders) ctx.state.set(c.key, d);
     if (d.outcome === 'ok') {
       stats.ok++;
+      counters?.ok.inc();
       return;
     }
     stats.rateLimited++;
+    counters?.rateLimited.inc();
     if (d.outcome === 'shadow_limited') return;
     stats.enforced++;
+    counters?.enforced.inc();
     ctx.info.responseFlags.add('RL');
     ctx.info.responseCodeDetails = LOCAL_RATE_LIMITED_BODY;
     const headers: HeaderMap = { 'x-envoy-ratelimited': 'true' };
