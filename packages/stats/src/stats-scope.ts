@@ -87,8 +87,8 @@ export class StatsScope implements Scope {
     this.key = key;
   }
 
-  counter(name: string, tags?: Tags): Counter {
-    const [flat, extracted, merged, key] = this.identify(name, tags, 'counter name');
+  counter(name: string, tags?: Tags, flatName?: string): Counter {
+    const [flat, extracted, merged, key] = this.identify(name, tags, 'counter name', flatName);
     let counter = this.counterMap.get(key);
     if (counter === undefined) {
       if (!this.detached) this.registry.claim(extracted, 'counter', flat);
@@ -145,13 +145,22 @@ export class StatsScope implements Scope {
   }
 
   /** Flat name, tag-extracted name, all tags and map key of a stat of this scope. */
-  private identify(name: string, tags: Tags | undefined, what: string): [string, string, Tags, string] {
+  private identify(
+    name: string,
+    tags: Tags | undefined,
+    what: string,
+    flatLeaf?: string,
+  ): [string, string, Tags, string] {
     checkName(name, what);
     const own = checkTags(tags);
     // A stat's own tags are folded into its flat name as Envoy does (`name.tag.value`), so that
-    // two stats told apart only by them keep distinct flat names in `/stats`.
+    // two stats told apart only by them keep distinct flat names in `/stats` — unless the caller
+    // spells the flat name itself (`upstream_rq_2xx`).
     let flatName = name;
-    for (const tag in own) flatName += `.${tag}.${own[tag] as string}`;
+    if (flatLeaf !== undefined) {
+      checkName(flatLeaf, `${what} (flat)`);
+      flatName = flatLeaf;
+    } else for (const tag in own) flatName += `.${tag}.${own[tag] as string}`;
     const merged = mergeTags(this.tags, own);
     const flat = joinName(this.prefix, flatName);
     return [flat, joinName(this.extractedPrefix, name), merged, keyOf(flat, merged)];

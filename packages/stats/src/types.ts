@@ -64,7 +64,11 @@ export interface Scope {
   /** Flat prefix of this scope (`''` at the root). */
   readonly prefix: string;
   readonly tags: Tags;
-  counter(name: string, tags?: Tags): Counter;
+  /**
+   * A counter. `flatName`, when given, is its last flat name segment in place of `name` with its
+   * own tags folded in: Envoy's `upstream_rq_2xx` for `upstream_rq_xx{envoy_response_code_class="2"}`.
+   */
+  counter(name: string, tags?: Tags, flatName?: string): Counter;
   gauge(name: string, tags?: Tags): Gauge;
   histogram(name: string, unit?: HistogramUnit, tags?: Tags): Histogram;
   /**

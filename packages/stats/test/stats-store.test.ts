@@ -68,6 +68,23 @@ describe('StatsStore: stats and scopes', () => {
     expect(stats.scope('a', { t: '1' }).scope('b', { t: '2' }).tags).toEqual({ t: '2' });
   });
 
+  it("spells a counter's flat name as asked (Envoy's upstream_rq_2xx), keeping the tags for Prometheus", () => {
+    const stats = createStatsStore();
+    const cluster = stats.scope('cluster.orders', { envoy_cluster_name: 'orders' }, 'cluster');
+    const c = cluster.counter('upstream_rq_xx', { envoy_response_code_class: '2' }, 'upstream_rq_2xx');
+    c.inc();
+    expect(c.name).toBe('cluster.orders.upstream_rq_2xx');
+    expect(c.tagExtractedName).toBe('cluster.upstream_rq_xx');
+    expect(cluster.counter('upstream_rq_xx', { envoy_response_code_class: '2' }, 'upstream_rq_2xx')).toBe(c);
+    expect(stats.text()).toContain('cluster.orders.upstream_rq_2xx: 1');
+    expect(stats.prometheus()).toContain(
+      'envoy_cluster_upstream_rq_xx{envoy_cluster_name="orders",envoy_response_code_class="2"} 1',
+    );
+    expect(() => cluster.counter('upstream_rq_xx', { envoy_response_code_class: '3' }, '')).toThrow(
+      InvalidArgumentError,
+    );
+  });
+
   it('lists every stat of every scope', () => {
     const stats = createStatsStore();
     stats.counter('a');

@@ -184,7 +184,12 @@ export class ClusterStats implements UpstreamStats {
     if (!Number.isInteger(status) || status < 100 || status > 599) return;
     let counter = this.#byCode[status];
     if (counter === undefined) {
-      counter = taggedCounter(this.scope, 'upstream_rq', { [TAG.responseCode]: String(status) });
+      counter = taggedCounter(
+        this.scope,
+        'upstream_rq',
+        { [TAG.responseCode]: String(status) },
+        `upstream_rq_${String(status)}`,
+      );
       this.#byCode[status] = counter;
     }
     counter.inc();

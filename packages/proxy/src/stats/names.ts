@@ -15,13 +15,11 @@ export const TAG = {
 } as const;
 
 /**
- * A counter Envoy's tag extraction renames: `upstream_rq_2xx` becomes
- * `upstream_rq_xx{envoy_response_code_class="2"}` in Prometheus. `@meshlet/stats` names a stat
- * by its tag-extracted name and folds its own tags into the flat name (`upstream_rq_xx.envoy_response_code_class.2`),
- * so the Prometheus series are Envoy's exactly; only the flat `/stats` spelling differs.
+ * A counter Envoy's tag extraction renames: flat `upstream_rq_2xx` (in `/stats`) is
+ * `upstream_rq_xx{envoy_response_code_class="2"}` in Prometheus.
  */
-export function taggedCounter(scope: Scope, extracted: string, tags: Tags): Counter {
-  return scope.counter(extracted, tags);
+export function taggedCounter(scope: Scope, extracted: string, tags: Tags, flat: string): Counter {
+  return scope.counter(extracted, tags, flat);
 }
 
 /**
@@ -31,7 +29,12 @@ export function taggedCounter(scope: Scope, extracted: string, tags: Tags): Coun
 export function classCounters(scope: Scope, base: string): readonly Counter[] {
   const out: Counter[] = [];
   for (let n = 1; n <= 5; n++) {
-    out[n] = taggedCounter(scope, `${base}_xx`, { [TAG.responseCodeClass]: String(n) });
+    out[n] = taggedCounter(
+      scope,
+      `${base}_xx`,
+      { [TAG.responseCodeClass]: String(n) },
+      `${base}_${String(n)}xx`,
+    );
   }
   return out;
 }

@@ -179,7 +179,7 @@ describe('ProxyStats observers', () => {
     expect(value(store, 'cluster.backend.outlier_detection.ejections_active')).toBe(1);
     expect(value(store, 'cluster.backend.outlier_detection.ejections_total')).toBe(1);
     expect(value(store, 'cluster.backend.membership_healthy')).toBe(2);
-    expect(value(store, 'cluster.backend.upstream_rq_xx.envoy_response_code_class.5')).toBe(1);
+    expect(value(store, 'cluster.backend.upstream_rq_5xx')).toBe(1);
 
     manager.update(new Map([['backend', cluster('backend', [1, 2])]]), new Map());
     expect(value(store, 'cluster.backend.membership_total')).toBe(2);
