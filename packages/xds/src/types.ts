@@ -147,17 +147,30 @@ export interface Listener {
   readonly address: Address;
   readonly filterChains: readonly FilterChain[];
   readonly defaultFilterChain?: FilterChain;
-  /** Listener filters meshlet runs (tls_inspector, http_inspector); others are rejected. */
+  /** Listener filters meshlet runs (tls_inspector, http_inspector, protocol_inspector); others are rejected. */
   readonly listenerFilters: readonly ListenerFilter[];
+  /**
+   * `listener_filters_timeout`: how long listener filters may wait for a client's first bytes
+   * (absent: Envoy's 15 s; 0: no limit).
+   */
+  readonly listenerFiltersTimeoutMs?: number;
+  /** `continue_on_listener_filters_timeout`: on that timeout, match chains without the sniffed data instead of closing. */
+  readonly continueOnListenerFiltersTimeout?: boolean;
   readonly perConnectionBufferLimitBytes?: number;
   readonly trafficDirection: 'UNSPECIFIED' | 'INBOUND' | 'OUTBOUND';
   readonly metadata: Metadata;
 }
 
-/** A listener filter, by name. */
+/**
+ * A listener filter, by name. `protocol_inspector` is meshlet's (a TypedStruct
+ * `meshlet.listener.v1.ProtocolInspector`): it sniffs HTTP/1.1, h2c and RPC protocols and sets
+ * the application protocol filter chains match on (`http/1.1`, `h2c`, or a protocol's name).
+ */
 export interface ListenerFilter {
   readonly name: string;
-  readonly kind: 'tls_inspector' | 'http_inspector' | 'original_dst';
+  readonly kind: 'tls_inspector' | 'http_inspector' | 'original_dst' | 'protocol_inspector';
+  /** `protocol_inspector`: the RPC protocols to recognise, by name (absent: every one the proxy knows). */
+  readonly protocols?: readonly string[];
 }
 
 /** Which connections a filter chain takes (Envoy's FilterChainMatch). */

@@ -64,6 +64,8 @@ export function listener(o: JsonObject, issues: IssueList, path = ''): Listener 
       'filterChains',
       'defaultFilterChain',
       'listenerFilters',
+      'listenerFiltersTimeout',
+      'continueOnListenerFiltersTimeout',
       'perConnectionBufferLimitBytes',
       'trafficDirection',
       'metadata',
@@ -72,8 +74,6 @@ export function listener(o: JsonObject, issues: IssueList, path = ''): Listener 
       'accessLog',
       'statPrefix',
       'drainType',
-      'listenerFiltersTimeout',
-      'continueOnListenerFiltersTimeout',
       'useOriginalDst',
       'bindToPort',
       'socketOptions',
@@ -112,11 +112,19 @@ export function listener(o: JsonObject, issues: IssueList, path = ''): Listener 
       filterChain(c, issues, index(field(path, 'filter_chains'), i)),
     ),
     listenerFilters: list(o.listenerFilters).flatMap((f, i) => {
-      const url = str(obj(f.typedConfig)['@type']);
+      const tc = obj(f.typedConfig);
+      const url = str(tc['@type']);
+      const here = index(field(path, 'listener_filters'), i);
+      if (
+        (url === TYPE_URLS.typedStruct || url === TYPE_URLS.udpaTypedStruct) &&
+        str(tc.typeUrl).endsWith('meshlet.listener.v1.ProtocolInspector')
+      )
+        return [
+          protocolInspector(str(f.name), obj(camelKeys(tc.value)), issues, field(here, 'typed_config.value')),
+        ];
       const kind =
         LISTENER_FILTERS[url] ?? (has(f, 'typedConfig') ? undefined : LISTENER_FILTER_NAMES[str(f.name)]);
       if (kind) return [{ name: str(f.name), kind }];
-      const here = index(field(path, 'listener_filters'), i);
       if (url.endsWith('.HttpInspector') || url.endsWith('.TlsInspector')) return [];
       issues.error(here, `listener filter "${str(f.name)}" (${url || 'no typed_config'}) is not supported`);
       return [];
@@ -131,7 +139,19 @@ export function listener(o: JsonObject, issues: IssueList, path = ''): Listener 
       field(path, 'default_filter_chain'),
     );
   put(l, 'perConnectionBufferLimitBytes', optNum(o.perConnectionBufferLimitBytes));
+  // Envoy's default is 15 s (an absent field); a Duration of 0 turns the timeout off.
+  put(l, 'listenerFiltersTimeoutMs', optNum(o.listenerFiltersTimeout));
+  if (has(o, 'continueOnListenerFiltersTimeout'))
+    l.continueOnListenerFiltersTimeout = bool(o.continueOnListenerFiltersTimeout);
   return l;
+}
+
+/** meshlet's protocol inspector: `{ protocols?: string[] }` (names of RPC protocols). */
+function protocolInspector(name: string, o: JsonObject, issues: IssueList, path: string): ListenerFilter {
+  only(o, issues, path, ['protocols']);
+  const filter: Mutable<ListenerFilter> = { name, kind: 'protocol_inspector' };
+  if (has(o, 'protocols')) filter.protocols = strings(o.protocols);
+  return filter;
 }
 
 function filterChain(o: JsonObject, issues: IssueList, path: string): FilterChain {
