@@ -82,7 +82,7 @@ export function defineProtocol<F extends RpcFrame>(definition: ProtocolDefinitio
   for (const fn of ['match', 'frameLength', 'decode', 'encode', 'heartbeatReply', 'errorReply'] as const) {
     if (typeof definition[fn] !== 'function') throw new ConfigError(`${where}: ${fn} must be a function`);
   }
-  for (const fn of ['patchRequestId', 'isHeartbeat'] as const) {
+  for (const fn of ['patchRequestId', 'isHeartbeat', 'heartbeat'] as const) {
     if (definition[fn] !== undefined && typeof definition[fn] !== 'function') {
       throw new ConfigError(`${where}: ${fn} must be a function when given`);
     }
@@ -104,6 +104,7 @@ class DefinedProtocol<F extends RpcFrame> implements Protocol<F> {
   readonly maxFrameSize: number;
   readonly matchBytes: number;
   readonly definition: ProtocolDefinition<F>;
+  readonly heartbeat?: (requestId: number) => F;
   readonly #isHeartbeat: (frame: F) => boolean;
 
   constructor(definition: ProtocolDefinition<F>, maxFrameSize: number, matchBytes: number) {
@@ -113,6 +114,8 @@ class DefinedProtocol<F extends RpcFrame> implements Protocol<F> {
     this.matchBytes = matchBytes;
     this.definition = definition;
     this.#isHeartbeat = definition.isHeartbeat ? definition.isHeartbeat.bind(definition) : defaultIsHeartbeat;
+    // Only set when defined, so `protocol.heartbeat === undefined` says the protocol has none.
+    if (definition.heartbeat) this.heartbeat = definition.heartbeat.bind(definition);
   }
 
   match(bytes: Uint8Array): MatchResult {

@@ -80,6 +80,12 @@ export interface ProtocolDefinition<F extends RpcFrame = RpcFrame> {
   isHeartbeat?(frame: F): boolean;
   /** The reply to a heartbeat frame. */
   heartbeatReply(frame: F): F;
+  /**
+   * A heartbeat request carrying `requestId`, which a client sends to probe an idle connection
+   * (the peer answers with a heartbeat reply of the same id). Optional: without it, a proxy
+   * sends no heartbeats on this protocol's upstream connections.
+   */
+  heartbeat?(requestId: number): F;
   /** A response to `request` that reports `status` with a human-readable `message`. */
   errorReply(request: F, status: ReplyStatus, message: string): F;
 }
@@ -106,6 +112,8 @@ export interface Protocol<F extends RpcFrame = RpcFrame> {
   isHeartbeat(frame: F): boolean;
   /** The reply to a heartbeat. */
   heartbeatReply(frame: F): F;
+  /** A heartbeat request with `requestId`; absent when the protocol defines none. */
+  readonly heartbeat?: (requestId: number) => F;
   /** A response to `request` reporting `status`. */
   errorReply(request: F, status: ReplyStatus, message?: string): F;
   /** The definition this protocol was built from. */

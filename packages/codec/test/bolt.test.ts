@@ -266,6 +266,9 @@ describe('bolt: frames meshlet encodes decode in sofa-bolt-node', () => {
       expect(sofaWire.decode(Buffer.concat(codec.encode(heartbeat))).packetType).toBe('heartbeat');
       const ack = sofaWire.decode(Buffer.concat(codec.encode(bolt.heartbeatReply(heartbeat))));
       expect([ack.packetType, ack.packetId]).toEqual(['heartbeat_ack', 23]);
+      // The heartbeat a client builds itself (a proxy probing an idle upstream connection).
+      const probe = sofaWire.decode(Buffer.concat(codec.encode(bolt.heartbeat?.(24) as BoltFrame)));
+      expect([probe.packetType, probe.packetId]).toEqual(['heartbeat', 24]);
 
       const request = new BoltFrame({
         ...framing,

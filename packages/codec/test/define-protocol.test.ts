@@ -95,6 +95,15 @@ describe('defineProtocol', () => {
     expect(() => defineProtocol({ ...base, maxFrameSize: 0 })).toThrow(ConfigError);
     expect(() => defineProtocol({ ...base, matchBytes: 1e6 })).toThrow(ConfigError);
     expect(() => toy.createCodec({ maxFrameSize: 1.5 })).toThrow(ConfigError);
+    expect(() => defineProtocol({ ...base, heartbeat: 1 as unknown as () => Frame })).toThrow(ConfigError);
+    // The heartbeat factory is optional: absent, the protocol says it has none.
+    expect(defineProtocol({ ...base, name: 'no-heartbeat' }).heartbeat).toBeUndefined();
+    const withHeartbeat = defineProtocol({
+      ...base,
+      name: 'with-heartbeat',
+      heartbeat: (requestId) => new Frame({ protocol: 'with-heartbeat', kind: 'heartbeat', requestId }),
+    });
+    expect(withHeartbeat.heartbeat?.(5)).toMatchObject({ kind: 'heartbeat', requestId: 5 });
     expect(toy.multiplexed).toBe(true);
     expect(defineProtocol({ ...base, name: 'pingpong', multiplexed: false }).multiplexed).toBe(false);
   });

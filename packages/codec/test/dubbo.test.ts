@@ -121,6 +121,19 @@ describe('dubbo', () => {
     expect(reply).toEqual(Buffer.concat([header(0x22, 20, 3n, 1), Buffer.from('N')]));
   });
 
+  it('builds the heartbeat request a Dubbo client sends: a two-way event with a null body', () => {
+    const heartbeat = dubbo.heartbeat?.(9);
+    expect(heartbeat).toBeDefined();
+    const bytes = Buffer.concat(dubbo.createCodec().encode(heartbeat as DubboFrame));
+    expect(bytes).toEqual(Buffer.concat([header(0xe2, 0, 9n, 1), Buffer.from('N')]));
+    const [decoded] = decodeAll(bytes);
+    expect([decoded?.kind, decoded?.requestId, dubbo.isHeartbeat(decoded as DubboFrame)]).toEqual([
+      'heartbeat',
+      9,
+      true,
+    ]);
+  });
+
   it('error replies carry the status and a Hessian 2 message', () => {
     const [frame] = decodeAll(request);
     if (!frame) throw new Error('no frame');

@@ -13,3 +13,4 @@ export * from './router/index.js';
 export * from './router-filter/index.js';
 export * from './cluster/index.js';
 export { NOOP_STREAM_OBSERVER, NOOP_UPSTREAM_STATS } from './observe/noop.js';
+export * from './rpc/upstream/index.js';

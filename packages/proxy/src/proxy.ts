@@ -20,6 +20,8 @@ import { ProxyListener } from './listener/listener.js';
 import { compileRouteTable } from './router/route-table.js';
 import { createRouterFilter } from './router-filter/router-filter.js';
 import { observerFor } from './observe/noop.js';
+import type { RpcUpstreams } from './rpc/types.js';
+import { createRpcUpstreams } from './rpc/upstream/index.js';
 import type { HttpFilter, ObserverFactory, ProtocolRegistry, RouterFilter, RouteTable } from './types.js';
 
 /** Options of {@link createProxy}. */
@@ -96,6 +98,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
   private readonly filterCache: FilterConfigCache;
   private readonly env: ConnectionManagerEnv;
   private readonly wheel: TimerWheel;
+  /** Upstream RPC connections of every `rpc_proxy`, kept across config versions. */
+  private readonly rpcUpstreams: RpcUpstreams;
   private readonly options: ProxyOptions;
   private readonly running = new Map<string, ProxyListener>();
   private reuse: Reuse = { routeTables: new Map(), routerFilters: new Map() };
@@ -132,6 +136,12 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
       random,
       ...(options.resolver !== undefined ? { resolver: options.resolver } : {}),
       ...(options.timers !== undefined ? { timers: options.timers } : {}),
+    });
+    this.rpcUpstreams = createRpcUpstreams({
+      timers: this.wheel,
+      onError: (error, where) => {
+        this.emit('error', error, where);
+      },
     });
     this.config = options.config;
     this.apply(options.config);
@@ -196,6 +206,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     this.state = 'closed';
     await this.drain(0);
     this.running.clear();
+    await this.rpcUpstreams.close();
     await this.clusters.close();
     this.filterCache.clear();
   }
@@ -209,6 +220,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
       protocols: this.protocols,
       clusters: this.clusters,
       timers: this.wheel,
+      rpcUpstreams: this.rpcUpstreams,
       observer: (chain) => observerFor(this.observers, chain),
       filters: tx,
       env: this.env,

@@ -469,14 +469,31 @@ export interface RpcRoute {
   };
   readonly cluster?: string;
   readonly weightedClusters?: readonly { readonly name: string; readonly weight: number }[];
+  /** Subset selection: the `envoy.lb` metadata the chosen hosts must carry. */
+  readonly metadataMatch?: Metadata;
+  /** Upstream timeout of a request on this route; the frame's own timeout, then the proxy's default, when absent. 0 = none. */
+  readonly timeoutMs?: number;
+  /** Requests on this route may be retried on another host (connect failure, reset, timeout). */
+  readonly idempotent?: boolean;
+  /** Retries of an idempotent route (default 1 when `idempotent`; ignored otherwise). */
+  readonly numRetries?: number;
 }
 
-/** The RPC proxy: a codec protocol by name and its routes. */
+/** The RPC proxy: a codec protocol by name, its HTTP filters and its routes. */
 export interface RpcProxy {
   readonly statPrefix: string;
   /** A codec protocol name: `dubbo`, `bolt`, or a user protocol's. */
   readonly protocol: string;
   readonly routes: readonly RpcRoute[];
+  /**
+   * The HTTP filters run on every request frame, as in a connection manager (local rate limit,
+   * fault, RBAC, user filters); the router is implicit and must not be listed. Absent: none.
+   */
+  readonly httpFilters?: readonly HttpFilter[];
+  /** Upstream timeout of requests whose route and frame give none (ms). Absent: 15 s; 0 = none. */
+  readonly requestTimeoutMs?: number;
+  /** Largest frame accepted from clients (bytes). Absent: the protocol's default. */
+  readonly maxFrameSize?: number;
 }
 
 // ── routes ───────────────────────────────────────────────────────────────────────────────────

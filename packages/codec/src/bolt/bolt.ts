@@ -282,6 +282,8 @@ export const bolt: Protocol<BoltFrame> = defineProtocol<BoltFrame>({
   encode,
   patchRequestId,
   heartbeatReply: (frame) => replyTo(frame, 'heartbeat-reply', BoltStatus.SUCCESS),
+  // SOFA Bolt's HeartbeatCommand: a v1 request with command code 0, no class, header or content.
+  heartbeat: (requestId) => new BoltFrame({ kind: 'heartbeat', requestId }),
   errorReply(request, status, message) {
     const reply = replyTo(request, 'response', kStatusOf[status]);
     reply.className = BoltClassName.response;

@@ -202,6 +202,14 @@ export const dubbo: Protocol<DubboFrame> = defineProtocol<DubboFrame>({
   decode,
   encode,
   patchRequestId: writeRequestId,
+  // Dubbo's heartbeat: a two-way event request with a null body (what HeaderExchangeHandler sends).
+  heartbeat: (requestId) =>
+    new DubboFrame({
+      kind: 'heartbeat',
+      requestId,
+      serialization: DubboSerialization.hessian2,
+      body: kNullBody,
+    }),
   heartbeatReply: (frame) =>
     new DubboFrame({
       kind: 'heartbeat-reply',

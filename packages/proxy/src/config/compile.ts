@@ -34,6 +34,7 @@ import type {
   RouteTable,
   StreamObserver,
 } from '../types.js';
+import type { RpcUpstreams } from '../rpc/types.js';
 
 /** Envoy's default `max_request_headers_kb`. */
 export const DEFAULT_MAX_REQUEST_HEADERS_KB = 60;
@@ -62,6 +63,8 @@ export interface CompileContext {
   readonly timers: TimerWheel;
   /** The RPC protocols the proxy knows (built-in and user), by name. */
   readonly protocols: ProtocolRegistry;
+  /** The proxy's upstream RPC connections, shared by every `rpc_proxy` and config version. */
+  readonly rpcUpstreams: RpcUpstreams;
   /** The observer (stats, access logs, tracing) of a filter chain; the no-op one when none watches. */
   observer(chain: ObservedChain): StreamObserver;
 }

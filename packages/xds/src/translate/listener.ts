@@ -1,6 +1,8 @@
 // Listener (LDS, or static) and its network filters to the model.
 import { type IssueList, field, index } from '../issues.js';
 import { TYPE_URLS } from '../type-urls.js';
+import { typeOfUrl } from '../descriptor.js';
+import { canonicalize } from '../proto/canonical.js';
 import type {
   FilterChain,
   FilterChainMatch,
@@ -229,7 +231,7 @@ function networkFilter(o: JsonObject, issues: IssueList, path: string): NetworkF
         return {
           name,
           kind: 'rpc_proxy',
-          config: rpcProxy(obj(camelKeys(tc.value)), issues, field(here, 'value')),
+          config: rpcProxy(obj(tc.value), issues, field(here, 'value')),
         };
       if (str(tc.typeUrl).endsWith('stats.PluginConfig') || str(tc.typeUrl).endsWith('.Wasm')) {
         issues.warn(here, `network filter "${name}" only observes traffic; meshlet skips it`);
@@ -430,6 +432,7 @@ function dubboProxy(o: JsonObject, issues: IssueList, path: string): RpcProxy {
           'parameter matching is not supported',
         );
       const a = obj(r.route);
+      if (has(a, 'metadataMatch')) route.metadataMatch = metadata(a.metadataMatch);
       if (has(a, 'cluster')) route.cluster = str(a.cluster);
       else
         route.weightedClusters = list(obj(a.weightedClusters).clusters).map((c) => ({
@@ -442,8 +445,27 @@ function dubboProxy(o: JsonObject, issues: IssueList, path: string): RpcProxy {
   return { statPrefix: str(o.statPrefix), protocol: 'dubbo', routes };
 }
 
-/** meshlet's own RPC proxy config, carried in a TypedStruct (`meshlet.rpc.v1.RpcProxy`). */
-function rpcProxy(o: JsonObject, issues: IssueList, path: string): RpcProxy {
+/** The type of one entry of a TypedStruct-carried `http_filters` list. */
+const HTTP_FILTER_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter';
+
+/** A non-negative integer field of a Struct, or undefined (with an error when present and bad). */
+function count(o: JsonObject, key: string, issues: IssueList, path: string): number | undefined {
+  if (!has(o, key)) return undefined;
+  const v = o[key];
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  issues.error(path, 'must be a non-negative integer');
+  return undefined;
+}
+
+/**
+ * meshlet's own RPC proxy config, carried in a TypedStruct (`meshlet.rpc.v1.RpcProxy`). Keys in
+ * snake_case or camelCase; `http_filters` entries are Envoy HTTP filters (typed configs as in a
+ * connection manager, the router left out: it is implicit).
+ */
+function rpcProxy(raw: JsonObject, issues: IssueList, path: string): RpcProxy {
+  const { httpFilters, http_filters: snakeFilters, ...rest } = raw;
+  const rawFilters = httpFilters ?? snakeFilters;
+  const o = obj(camelKeys(rest));
   const protocol = str(o.protocol);
   if (!protocol) issues.error(field(path, 'protocol'), 'an RPC proxy needs a protocol name');
   const routes = list(o.routes).map((r, i): RpcRoute => {
@@ -472,7 +494,39 @@ function rpcProxy(o: JsonObject, issues: IssueList, path: string): RpcProxy {
         weight: num(c.weight, 0),
       }));
     else issues.error(at, 'an RPC route needs cluster or weighted_clusters');
+    if (has(r, 'metadataMatch')) route.metadataMatch = metadata(r.metadataMatch);
+    put(route, 'timeoutMs', count(r, 'timeoutMs', issues, field(at, 'timeout_ms')));
+    if (has(r, 'idempotent')) route.idempotent = bool(r.idempotent);
+    put(route, 'numRetries', count(r, 'numRetries', issues, field(at, 'num_retries')));
     return route;
   });
-  return { statPrefix: str(o.statPrefix), protocol, routes };
+  const out: { -readonly [K in keyof RpcProxy]: RpcProxy[K] } = {
+    statPrefix: str(o.statPrefix),
+    protocol,
+    routes,
+  };
+  if (rawFilters !== undefined && rawFilters !== null) {
+    const type = typeOfUrl(`type.googleapis.com/${HTTP_FILTER_TYPE}`);
+    const filters: HttpFilter[] = [];
+    const items: unknown[] = Array.isArray(rawFilters) ? rawFilters : [];
+    if (!Array.isArray(rawFilters)) issues.error(field(path, 'http_filters'), 'must be a list');
+    items.forEach((f, i) => {
+      const fp = index(field(path, 'http_filters'), i);
+      const json = type === undefined ? undefined : canonicalize(type, f, issues, fp);
+      if (json === undefined) return;
+      const hf = httpFilter(json, issues, fp);
+      if (hf === undefined) return;
+      if (hf.config.type === 'router') {
+        issues.error(fp, 'the router is implicit in an RPC proxy; leave it out of http_filters');
+        return;
+      }
+      filters.push(hf);
+    });
+    out.httpFilters = filters;
+  }
+  put(out, 'requestTimeoutMs', count(o, 'requestTimeoutMs', issues, field(path, 'request_timeout_ms')));
+  const maxFrameSize = count(o, 'maxFrameSize', issues, field(path, 'max_frame_size'));
+  if (maxFrameSize === 0) issues.error(field(path, 'max_frame_size'), 'must be positive');
+  else put(out, 'maxFrameSize', maxFrameSize);
+  return out;
 }
