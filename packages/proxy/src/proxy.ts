@@ -26,6 +26,8 @@ import { AccessLogs, type AccessLogOptions } from './access-log/access-logs.js';
 import { Tracing, type TracingOptions } from './tracing/tracing.js';
 import { diagnosticsObservers, publishProxyEvents } from './observe/diagnostics.js';
 import { ProxyStats } from './stats/proxy-stats.js';
+import type { RpcUpstreams } from './rpc/types.js';
+import { createRpcUpstreams } from './rpc/upstream/index.js';
 import type { HttpFilter, ObserverFactory, ProtocolRegistry, RouterFilter, RouteTable } from './types.js';
 
 /** Options of {@link createProxy}. */
@@ -121,6 +123,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
   private readonly filterCache: FilterConfigCache;
   private readonly env: ConnectionManagerEnv;
   private readonly wheel: TimerWheel;
+  /** Upstream RPC connections of every `rpc_proxy`, kept across config versions. */
+  private readonly rpcUpstreams: RpcUpstreams;
   private readonly options: ProxyOptions;
   private readonly running = new Map<string, ProxyListener>();
   private reuse: Reuse = { routeTables: new Map(), routerFilters: new Map() };
@@ -173,6 +177,12 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
       ...(options.resolver !== undefined ? { resolver: options.resolver } : {}),
       ...(options.timers !== undefined ? { timers: options.timers } : {}),
       ...(proxyStats !== null ? { stats: proxyStats } : {}),
+    });
+    this.rpcUpstreams = createRpcUpstreams({
+      timers: this.wheel,
+      onError: (error, where) => {
+        this.emit('error', error, where);
+      },
     });
     this.config = options.config;
     this.apply(options.config);
@@ -272,6 +282,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     this.state = 'closed';
     await this.drain(0);
     this.running.clear();
+    await this.rpcUpstreams.close();
     await this.clusters.close();
     this.filterCache.clear();
     await this.accessLogs.close();
@@ -286,6 +297,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
       protocols: this.protocols,
       clusters: this.clusters,
       timers: this.wheel,
+      rpcUpstreams: this.rpcUpstreams,
       observer: (chain) => observerFor(this.observers, chain),
       filters: tx,
       env: this.env,

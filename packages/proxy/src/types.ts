@@ -402,6 +402,15 @@ export interface NetworkConnection {
   current(): ConnectionHandler | null;
   /** Called once when the listener starts draining (removed by an update, or `drain()`). */
   onDrain(callback: () => void): void;
+  /**
+   * What the whole connection did, for the chain's observer (TCP access logs are per
+   * connection). The listener creates it and, when the socket closes, sets `bytesReceived` /
+   * `bytesSent` from the socket and `endTime`, then calls the observer's `connectionClosed`
+   * once (as it calls `connectionOpened` when it hands the socket over): handlers never call
+   * those two. A handler fills the rest before the socket closes (the TCP proxy: upstream
+   * cluster and host, attempts, response flags). Absent when a handler runs outside a listener.
+   */
+  readonly streamInfo?: StreamInfo;
 }
 
 /**
@@ -414,7 +423,8 @@ export interface ConnectionHandler {
   readonly kind: 'tcp' | 'rpc';
   /**
    * Takes over one accepted connection (TLS already terminated). Bytes the listener read while
-   * sniffing the protocol were put back into `socket` with `unshift`.
+   * sniffing the protocol were put back into `socket` with `unshift`. Attach the `'data'`
+   * listener (or pause the socket) before returning: a sniffed socket is resumed for it.
    */
   handle(socket: Duplex, connection: NetworkConnection): void;
   /** Releases what this version holds that the next one does not reuse (called when retired). */
@@ -492,4 +502,9 @@ export interface UpstreamStats {
   connectionFailed(host: Host): void;
   /** `upstream_cx_destroy`, `upstream_cx_active`. */
   connectionClosed(host: Host): void;
+  /**
+   * `upstream_cx_overflow`: the cluster's `max_connections` refused a connection the proxy
+   * would have opened itself (TCP proxy). Optional: absent, nothing is recorded.
+   */
+  connectionOverflow?(): void;
 }

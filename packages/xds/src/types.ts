@@ -147,17 +147,30 @@ export interface Listener {
   readonly address: Address;
   readonly filterChains: readonly FilterChain[];
   readonly defaultFilterChain?: FilterChain;
-  /** Listener filters meshlet runs (tls_inspector, http_inspector); others are rejected. */
+  /** Listener filters meshlet runs (tls_inspector, http_inspector, protocol_inspector); others are rejected. */
   readonly listenerFilters: readonly ListenerFilter[];
+  /**
+   * `listener_filters_timeout`: how long listener filters may wait for a client's first bytes
+   * (absent: Envoy's 15 s; 0: no limit).
+   */
+  readonly listenerFiltersTimeoutMs?: number;
+  /** `continue_on_listener_filters_timeout`: on that timeout, match chains without the sniffed data instead of closing. */
+  readonly continueOnListenerFiltersTimeout?: boolean;
   readonly perConnectionBufferLimitBytes?: number;
   readonly trafficDirection: 'UNSPECIFIED' | 'INBOUND' | 'OUTBOUND';
   readonly metadata: Metadata;
 }
 
-/** A listener filter, by name. */
+/**
+ * A listener filter, by name. `protocol_inspector` is meshlet's (a TypedStruct
+ * `meshlet.listener.v1.ProtocolInspector`): it sniffs HTTP/1.1, h2c and RPC protocols and sets
+ * the application protocol filter chains match on (`http/1.1`, `h2c`, or a protocol's name).
+ */
 export interface ListenerFilter {
   readonly name: string;
-  readonly kind: 'tls_inspector' | 'http_inspector' | 'original_dst';
+  readonly kind: 'tls_inspector' | 'http_inspector' | 'original_dst' | 'protocol_inspector';
+  /** `protocol_inspector`: the RPC protocols to recognise, by name (absent: every one the proxy knows). */
+  readonly protocols?: readonly string[];
 }
 
 /** Which connections a filter chain takes (Envoy's FilterChainMatch). */
@@ -462,9 +475,17 @@ export interface RpcRoute {
   };
   readonly cluster?: string;
   readonly weightedClusters?: readonly { readonly name: string; readonly weight: number }[];
+  /** Subset selection: the `envoy.lb` metadata the chosen hosts must carry. */
+  readonly metadataMatch?: Metadata;
+  /** Upstream timeout of a request on this route; the frame's own timeout, then the proxy's default, when absent. 0 = none. */
+  readonly timeoutMs?: number;
+  /** Requests on this route may be retried on another host (connect failure, reset, timeout). */
+  readonly idempotent?: boolean;
+  /** Retries of an idempotent route (default 1 when `idempotent`; ignored otherwise). */
+  readonly numRetries?: number;
 }
 
-/** The RPC proxy: a codec protocol by name and its routes. */
+/** The RPC proxy: a codec protocol by name, its HTTP filters and its routes. */
 export interface RpcProxy {
   readonly statPrefix: string;
   /** A codec protocol name: `dubbo`, `bolt`, or a user protocol's. */
@@ -472,6 +493,15 @@ export interface RpcProxy {
   readonly routes: readonly RpcRoute[];
   /** `access_log`: one entry per request; absent when none. */
   readonly accessLog?: readonly AccessLog[];
+  /**
+   * The HTTP filters run on every request frame, as in a connection manager (local rate limit,
+   * fault, RBAC, user filters); the router is implicit and must not be listed. Absent: none.
+   */
+  readonly httpFilters?: readonly HttpFilter[];
+  /** Upstream timeout of requests whose route and frame give none (ms). Absent: 15 s; 0 = none. */
+  readonly requestTimeoutMs?: number;
+  /** Largest frame accepted from clients (bytes). Absent: the protocol's default. */
+  readonly maxFrameSize?: number;
 }
 
 // ── access logs and tracing ─────────────────────────────────────────────────────────────────

@@ -1,5 +1,6 @@
 // Compiles a config snapshot's listeners into what the listeners run: filter chains with their
-// connection managers (route tables, filter chains, router filter), TLS contexts and limits.
+// connection managers (route tables, filter chains, router filter) or their network filter's
+// handler (`tcp_proxy`, `rpc_proxy`), TLS contexts, limits, and protocol inspection.
 // Pure: nothing is bound or swapped here, so a ConfigError leaves the running proxy untouched.
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
@@ -16,11 +17,16 @@ import {
 import {
   CompiledFilterChain,
   CompiledListener,
+  DEFAULT_LISTENER_FILTERS_TIMEOUT_MS,
   type ChainTls,
+  type ProtocolInspection,
   type ServerLimits,
 } from '../listener/filter-chains.js';
+import { compileRpcProxy } from '../rpc/index.js';
+import { compileTcpProxy } from '../tcp/index.js';
 import type {
   ClusterManager,
+  ConnectionHandler,
   HttpFilter,
   ObservedChain,
   ProtocolRegistry,
@@ -28,6 +34,7 @@ import type {
   RouteTable,
   StreamObserver,
 } from '../types.js';
+import type { RpcUpstreams } from '../rpc/types.js';
 
 /** Envoy's default `max_request_headers_kb`. */
 export const DEFAULT_MAX_REQUEST_HEADERS_KB = 60;
@@ -56,6 +63,8 @@ export interface CompileContext {
   readonly timers: TimerWheel;
   /** The RPC protocols the proxy knows (built-in and user), by name. */
   readonly protocols: ProtocolRegistry;
+  /** The proxy's upstream RPC connections, shared by every `rpc_proxy` and config version. */
+  readonly rpcUpstreams: RpcUpstreams;
   /** The observer (stats, access logs, tracing) of a filter chain; the no-op one when none watches. */
   observer(chain: ObservedChain): StreamObserver;
 }
@@ -116,7 +125,12 @@ function limitsOf(hcm: model.HttpConnectionManager): ServerLimits {
   };
 }
 
-function checkMatch(match: model.FilterChainMatch, hasTls: boolean, where: string): void {
+function checkMatch(
+  match: model.FilterChainMatch,
+  hasTls: boolean,
+  inspected: ReadonlySet<string> | null,
+  where: string,
+): void {
   const unsupported: string[] = [];
   if (match.destinationPort !== undefined) unsupported.push('destination_port');
   if (match.prefixRanges.length > 0) unsupported.push('prefix_ranges');
@@ -124,11 +138,21 @@ function checkMatch(match: model.FilterChainMatch, hasTls: boolean, where: strin
   if (match.sourcePrefixRanges.length > 0) unsupported.push('source_prefix_ranges');
   if (match.directSourcePrefixRanges.length > 0) unsupported.push('direct_source_prefix_ranges');
   if (match.sourcePorts.length > 0) unsupported.push('source_ports');
-  if (match.applicationProtocols.length > 0) unsupported.push('application_protocols');
   if (unsupported.length > 0) {
     throw new ConfigError(
-      `${where}: filter_chain_match.${unsupported.join(', ')} not supported (only server_names)`,
+      `${where}: filter_chain_match.${unsupported.join(', ')} not supported (only server_names, transport_protocol and application_protocols)`,
     );
+  }
+  // On TLS the ALPN decides; on cleartext a listener filter must name what it may sniff.
+  if (!hasTls && match.applicationProtocols.length > 0) {
+    const unknown = match.applicationProtocols.filter((p) => inspected?.has(p) !== true);
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        inspected === null
+          ? `${where}: filter_chain_match.application_protocols on a cleartext chain needs an http_inspector or protocol_inspector listener filter`
+          : `${where}: filter_chain_match.application_protocols ${unknown.map((p) => `"${p}"`).join(', ')}: no listener filter of this listener recognises it (known: ${[...inspected].join(', ')})`,
+      );
+    }
   }
   if (match.transportProtocol === 'tls' && !hasTls) {
     throw new ConfigError(`${where}: transport_protocol "tls" on a chain without TLS termination`);
@@ -138,21 +162,72 @@ function checkMatch(match: model.FilterChainMatch, hasTls: boolean, where: strin
   }
 }
 
+/** A network chain's terminal filter, compiled: its handler, and the chain's one observer. */
+function compileNetworkChain(
+  filter: model.TcpProxyFilter | model.RpcProxyFilter,
+  chain: model.FilterChain,
+  listenerName: string,
+  ctx: CompileContext,
+  tlsConfig: ChainTls | null,
+): CompiledFilterChain {
+  const observer = ctx.observer({
+    listenerName,
+    chainName: chain.name,
+    kind: filter.kind === 'tcp_proxy' ? 'tcp' : 'rpc',
+    statPrefix: filter.config.statPrefix,
+    filter,
+  });
+  // The handler asks for its chain's observer too (for its streams): it gets this same one.
+  const handlerCtx: CompileContext = { ...ctx, observer: () => observer };
+  const names = { listenerName, chainName: chain.name };
+  const handler: ConnectionHandler =
+    filter.kind === 'tcp_proxy'
+      ? compileTcpProxy(filter, names, handlerCtx)
+      : compileRpcProxy(filter, names, handlerCtx);
+  return new CompiledFilterChain(
+    chain.name,
+    chain.filterChainMatch.serverNames,
+    { handler, observer },
+    'AUTO',
+    NETWORK_LIMITS,
+    tlsConfig,
+    chain.filterChainMatch.applicationProtocols,
+  );
+}
+
+/** Network chains run no node:http server: these limits are never read. */
+const NETWORK_LIMITS: ServerLimits = {
+  maxHeaderSize: 0,
+  requestTimeoutMs: 0,
+  headersTimeoutMs: 0,
+  idleTimeoutMs: 0,
+  streamIdleTimeoutMs: 0,
+  maxHeadersCount: 0,
+  maxRequestsPerConnection: 0,
+  maxConcurrentStreams: undefined,
+  initialStreamWindowSize: undefined,
+  initialConnectionWindowSize: undefined,
+};
+
 function compileChain(
   chain: model.FilterChain,
   listenerName: string,
   ctx: CompileContext,
   routeConfigs: ReadonlyMap<string, model.RouteConfiguration>,
+  inspected: ReadonlySet<string> | null,
 ): CompiledFilterChain {
   const where = `listener "${listenerName}" filter_chain "${chain.name}"`;
   const tlsConfig = chain.tls === undefined ? null : compileTls(chain.tls, where);
-  checkMatch(chain.filterChainMatch, tlsConfig !== null, where);
+  checkMatch(chain.filterChainMatch, tlsConfig !== null, inspected, where);
   const last = chain.filters[chain.filters.length - 1];
-  if (chain.filters.length !== 1 || last?.kind !== 'http_connection_manager') {
+  if (chain.filters.length !== 1 || last === undefined) {
     const kinds = chain.filters.map((f) => f.kind).join(', ') || 'none';
     throw new ConfigError(
-      `${where}: @meshlet/proxy serves one http_connection_manager per filter chain (got: ${kinds})`,
+      `${where}: @meshlet/proxy serves one terminal network filter per filter chain: http_connection_manager, tcp_proxy or rpc_proxy (got: ${kinds})`,
     );
+  }
+  if (last.kind !== 'http_connection_manager') {
+    return compileNetworkChain(last, chain, listenerName, ctx, tlsConfig);
   }
   const hcm = last.config;
   let routeConfig: model.RouteConfiguration;
@@ -196,7 +271,52 @@ function compileChain(
     hcm.codecType,
     limitsOf(hcm),
     tlsConfig,
+    chain.filterChainMatch.applicationProtocols,
   );
+}
+
+/**
+ * The protocol inspection the listener filters ask for (`http_inspector`, `protocol_inspector`),
+ * `null` without them; with the application protocols they can name.
+ */
+function inspectionOf(
+  listener: model.Listener,
+  ctx: CompileContext,
+  where: string,
+): { inspection: ProtocolInspection | null; names: ReadonlySet<string> | null } {
+  let http = false;
+  let protocols: model.ListenerFilter['protocols'] | 'none' = 'none';
+  for (const f of listener.listenerFilters) {
+    if (f.kind === 'http_inspector') http = true;
+    else if (f.kind === 'protocol_inspector') {
+      http = true;
+      protocols = f.protocols;
+    }
+  }
+  if (!http) return { inspection: null, names: null };
+  const chosen =
+    protocols === 'none'
+      ? []
+      : protocols === undefined
+        ? [...ctx.protocols.values()]
+        : protocols.map((name) => {
+            const protocol = ctx.protocols.get(name);
+            if (protocol === undefined) {
+              throw new ConfigError(
+                `${where}: protocol_inspector names protocol "${name}", which the proxy does not know (known: ${[...ctx.protocols.keys()].join(', ')})`,
+              );
+            }
+            return protocol;
+          });
+  const timeoutMs = listener.listenerFiltersTimeoutMs ?? DEFAULT_LISTENER_FILTERS_TIMEOUT_MS;
+  return {
+    inspection: {
+      protocols: chosen,
+      timeoutMs,
+      continueOnTimeout: listener.continueOnListenerFiltersTimeout ?? false,
+    },
+    names: new Set(['http/1.1', 'h2c', ...chosen.map((p) => p.name)]),
+  };
 }
 
 /** Compiles one listener. */
@@ -211,15 +331,16 @@ export function compileListener(
   const { address, port, protocol } = listener.address.socketAddress;
   if (protocol !== 'TCP') throw new ConfigError(`${where}: only TCP listeners are supported`);
   for (const f of listener.listenerFilters) {
-    // TLS and HTTP inspection are built in (SNI callback, ALPN, preface sniffing).
+    // TLS inspection is built in (SNI callback, ALPN); HTTP and protocol inspection sniff.
     if (f.kind === 'original_dst')
       throw new ConfigError(`${where}: listener filter "${f.name}" (original_dst) is not supported`);
   }
-  const chains = listener.filterChains.map((c) => compileChain(c, listener.name, ctx, routeConfigs));
+  const { inspection, names } = inspectionOf(listener, ctx, where);
+  const chains = listener.filterChains.map((c) => compileChain(c, listener.name, ctx, routeConfigs, names));
   const defaultChain =
     listener.defaultFilterChain === undefined
       ? null
-      : compileChain(listener.defaultFilterChain, listener.name, ctx, routeConfigs);
+      : compileChain(listener.defaultFilterChain, listener.name, ctx, routeConfigs, names);
   const all = defaultChain === null ? chains : [...chains, defaultChain];
   if (all.length === 0) throw new ConfigError(`${where}: no filter chains`);
   const withTls = all.filter((c) => c.tls !== null).length;
@@ -230,5 +351,14 @@ export function compileListener(
   if (requireCert.some((r) => r !== requireCert[0])) {
     throw new ConfigError(`${where}: filter chains disagree on require_client_certificate`);
   }
-  return new CompiledListener(listener.name, address, port, withTls !== 0, chains, defaultChain);
+  return new CompiledListener(
+    listener.name,
+    address,
+    port,
+    withTls !== 0,
+    chains,
+    defaultChain,
+    withTls !== 0 ? null : inspection,
+    listener.perConnectionBufferLimitBytes,
+  );
 }

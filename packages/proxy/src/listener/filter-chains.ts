@@ -1,9 +1,12 @@
-// A listener's filter chains for one config version, and how a connection picks one: by the
-// SNI server name (exact, then the longest `*.suffix` wildcard), then a chain without server
-// names, then the default chain (Envoy's FilterChainMatch, server names part).
+// A listener's filter chains for one config version, and how a connection picks one (Envoy's
+// FilterChainMatch, server names then application protocols): the SNI server name (exact, then
+// the longest `*.suffix` wildcard, then chains without server names); among the chains of that
+// most specific server name, the one listing the connection's application protocol (sniffed by
+// a listener filter on cleartext, the ALPN on TLS), then one listing none; else the default chain.
 import type { SecureContext, SecureContextOptions } from 'node:tls';
+import type { Protocol } from '@meshlet/codec';
 import type { HttpConnectionManager } from '../http/connection-manager.js';
-import type { StreamObserver } from '../types.js';
+import type { ConnectionHandler, StreamObserver } from '../types.js';
 
 /** The node:http / node:http2 server settings of a filter chain's connection manager. */
 export interface ServerLimits {
@@ -36,11 +39,19 @@ export interface ChainTls {
   readonly requireClientCertificate: boolean;
 }
 
-/** One filter chain, compiled: its connection manager, codec, limits and TLS. */
+/**
+ * One filter chain, compiled: either HTTP (its connection manager, codec and limits) or a
+ * network filter (`tcp_proxy`, `rpc_proxy`: its connection handler); and its TLS.
+ */
 export class CompiledFilterChain {
   readonly name: string;
   readonly serverNames: readonly string[];
-  readonly manager: HttpConnectionManager;
+  /** `filter_chain_match.application_protocols` (empty: any). */
+  readonly applicationProtocols: readonly string[];
+  /** The connection manager of an HTTP chain, `null` for a network chain. */
+  readonly manager: HttpConnectionManager | null;
+  /** The handler of a network chain, `null` for an HTTP chain. */
+  readonly handler: ConnectionHandler | null;
   readonly codec: 'AUTO' | 'HTTP1' | 'HTTP2';
   readonly limits: ServerLimits;
   /** Chains with equal limits share node servers. */
@@ -52,15 +63,24 @@ export class CompiledFilterChain {
   constructor(
     name: string,
     serverNames: readonly string[],
-    manager: HttpConnectionManager,
+    terminal:
+      HttpConnectionManager | { readonly handler: ConnectionHandler; readonly observer: StreamObserver },
     codec: 'AUTO' | 'HTTP1' | 'HTTP2',
     limits: ServerLimits,
     tls: ChainTls | null,
+    applicationProtocols: readonly string[] = [],
   ) {
-    this.observer = manager.observer;
+    this.observer = terminal.observer;
     this.name = name;
     this.serverNames = serverNames;
-    this.manager = manager;
+    this.applicationProtocols = applicationProtocols;
+    if ('handler' in terminal) {
+      this.manager = null;
+      this.handler = terminal.handler;
+    } else {
+      this.manager = terminal;
+      this.handler = null;
+    }
     this.codec = codec;
     this.limits = limits;
     this.limitsKey = JSON.stringify(limits);
@@ -71,11 +91,34 @@ export class CompiledFilterChain {
   chooseAlpn(offered: readonly string[]): string | undefined {
     const accepted = this.tls?.alpnProtocols ?? [];
     const allowed = (p: string): boolean => accepted.length === 0 || accepted.includes(p);
+    if (this.handler !== null) {
+      // A network chain speaks what it was configured for; with no opinion, the client's first.
+      const wanted = accepted.length > 0 ? accepted : this.applicationProtocols;
+      if (wanted.length === 0) return offered[0];
+      return offered.find((p) => wanted.includes(p));
+    }
     if (this.codec !== 'HTTP1' && offered.includes('h2') && allowed('h2')) return 'h2';
     if (this.codec !== 'HTTP2' && offered.includes('http/1.1') && allowed('http/1.1')) return 'http/1.1';
     return undefined;
   }
 }
+
+/**
+ * How a cleartext listener learns a connection's application protocol before picking its chain:
+ * Envoy's `http_inspector` (`http/1.1`, `h2c`) and meshlet's `protocol_inspector` (those, plus
+ * the name of an RPC protocol recognised by its `match`), reading the first bytes.
+ */
+export interface ProtocolInspection {
+  /** RPC protocols to recognise (empty for `http_inspector` alone). */
+  readonly protocols: readonly Protocol[];
+  /** Give up waiting for enough bytes after this long (`listener_filters_timeout`); 0 = never. */
+  readonly timeoutMs: number;
+  /** On that timeout, pick a chain without an application protocol instead of closing. */
+  readonly continueOnTimeout: boolean;
+}
+
+/** Envoy's default `listener_filters_timeout` (15 s). */
+export const DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
 
 /** A listener's address and filter chains for one config version. */
 export class CompiledListener {
@@ -87,9 +130,14 @@ export class CompiledListener {
   readonly tls: boolean;
   readonly requestClientCertificate: boolean;
   readonly chains: readonly CompiledFilterChain[];
-  private readonly exact = new Map<string, CompiledFilterChain>();
-  private readonly wildcard = new Map<string, CompiledFilterChain>();
-  private readonly catchAll: CompiledFilterChain | null;
+  /** Sniffing of cleartext connections (listener filters), `null` when none is configured. */
+  readonly inspection: ProtocolInspection | null;
+  /** `per_connection_buffer_limit_bytes`: the downstream sockets' buffer bound, if set. */
+  readonly bufferLimitBytes: number | undefined;
+  private readonly exact = new Map<string, CompiledFilterChain[]>();
+  private readonly wildcard = new Map<string, CompiledFilterChain[]>();
+  private readonly catchAll: CompiledFilterChain[] = [];
+  private readonly defaultChain: CompiledFilterChain | null;
 
   constructor(
     name: string,
@@ -98,6 +146,8 @@ export class CompiledListener {
     tls: boolean,
     chains: readonly CompiledFilterChain[],
     defaultChain: CompiledFilterChain | null,
+    inspection: ProtocolInspection | null = null,
+    bufferLimitBytes?: number,
   ) {
     this.name = name;
     this.host = host;
@@ -105,36 +155,74 @@ export class CompiledListener {
     this.tls = tls;
     this.key = `${host}:${port}|${tls ? 'tls' : 'tcp'}`;
     this.chains = chains;
+    this.inspection = inspection;
+    this.bufferLimitBytes = bufferLimitBytes;
+    this.defaultChain = defaultChain;
     this.requestClientCertificate = chains.some((c) => c.tls?.requireClientCertificate === true);
-    let catchAll: CompiledFilterChain | null = null;
     for (const chain of chains) {
-      if (chain.serverNames.length === 0) catchAll ??= chain;
+      if (chain.serverNames.length === 0) this.catchAll.push(chain);
       for (const name of chain.serverNames) {
-        if (name.startsWith('*.')) {
-          if (!this.wildcard.has(name.slice(1))) this.wildcard.set(name.slice(1), chain);
-        } else if (!this.exact.has(name)) this.exact.set(name, chain);
+        const map = name.startsWith('*.') ? this.wildcard : this.exact;
+        const key = name.startsWith('*.') ? name.slice(1) : name;
+        const group = map.get(key);
+        if (group === undefined) map.set(key, [chain]);
+        else group.push(chain);
       }
     }
-    this.catchAll = catchAll ?? defaultChain;
   }
 
-  /** The chain for a connection that asked for `serverName` (SNI), or `null` when none takes it. */
-  select(serverName: string | undefined): CompiledFilterChain | null {
+  /**
+   * The chain for a connection that asked for `serverName` (SNI) and speaks `protocol` (sniffed,
+   * or the ALPN), or `null` when none takes it.
+   */
+  select(serverName: string | undefined, protocol?: string): CompiledFilterChain | null {
+    return byProtocol(this.serverNameGroup(serverName), protocol) ?? this.defaultChain;
+  }
+
+  /** The chain for a TLS client offering these ALPN protocols (Envoy matches any of them). */
+  selectOffered(serverName: string | undefined, offered: readonly string[]): CompiledFilterChain | null {
+    const group = this.serverNameGroup(serverName);
+    for (const chain of group) {
+      if (chain.applicationProtocols.some((p) => offered.includes(p))) return chain;
+    }
+    return byProtocol(group, undefined) ?? this.defaultChain;
+  }
+
+  private serverNameGroup(serverName: string | undefined): readonly CompiledFilterChain[] {
     if (serverName !== undefined && serverName !== '') {
       const name = serverName.toLowerCase();
       const exact = this.exact.get(name);
       if (exact !== undefined) return exact;
       // Most specific wildcard first: a.b.example.com tries .b.example.com, then .example.com.
       for (let dot = name.indexOf('.'); dot !== -1; dot = name.indexOf('.', dot + 1)) {
-        const chain = this.wildcard.get(name.slice(dot));
-        if (chain !== undefined) return chain;
+        const group = this.wildcard.get(name.slice(dot));
+        if (group !== undefined) return group;
       }
     }
     return this.catchAll;
   }
 
+  /** The chain whose certificate serves a client asking for `serverName` (before ALPN is known). */
+  certificateChain(serverName: string | undefined): CompiledFilterChain | null {
+    return this.select(serverName) ?? this.serverNameGroup(serverName)[0] ?? this.defaultTlsChain;
+  }
+
   /** The chain whose certificate serves clients that send no SNI. */
   get defaultTlsChain(): CompiledFilterChain | null {
-    return this.catchAll?.tls ? this.catchAll : (this.chains.find((c) => c.tls !== null) ?? null);
+    const first = this.catchAll[0] ?? this.defaultChain;
+    return first?.tls ? first : (this.chains.find((c) => c.tls !== null) ?? null);
   }
+}
+
+/** The chain of `group` listing `protocol`, else the first listing none. */
+function byProtocol(
+  group: readonly CompiledFilterChain[],
+  protocol: string | undefined,
+): CompiledFilterChain | undefined {
+  let any: CompiledFilterChain | undefined;
+  for (const chain of group) {
+    if (chain.applicationProtocols.length === 0) any ??= chain;
+    else if (protocol !== undefined && chain.applicationProtocols.includes(protocol)) return chain;
+  }
+  return any;
 }

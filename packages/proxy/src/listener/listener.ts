@@ -1,8 +1,10 @@
 // A bound listener: a net (or tls) server that accepts connections, picks the filter chain (SNI
-// for TLS), and hands each socket to a node:http server (HTTP/1.1) or a node:http2 server
-// (HTTP/2: ALPN `h2` over TLS, prior knowledge on cleartext — for `AUTO` the 24-byte client
-// preface is peeked; nothing else is parsed here). Those servers never listen themselves: one
-// pair per set of limits, fed with `emit('connection', socket)`.
+// and ALPN for TLS; on cleartext the application protocol its listener filters sniff from the
+// first bytes: HTTP/1.1, h2c, an RPC protocol), and hands each socket to its chain: a network
+// filter's handler (`tcp_proxy`, `rpc_proxy`), or a node:http server (HTTP/1.1) or a node:http2
+// server (HTTP/2: ALPN `h2` over TLS, prior knowledge on cleartext — for `AUTO` the 24-byte
+// client preface is peeked). Those servers never listen themselves: one pair per set of limits,
+// fed with `emit('connection', socket)`.
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import http2 from 'node:http2';
@@ -12,13 +14,25 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { TLSSocket } from 'node:tls';
-import { ConnectionInfoImpl, DownstreamConnection, type ConnectionOwner } from './connection.js';
-import type { CompiledFilterChain, CompiledListener, ServerLimits } from './filter-chains.js';
+import { sniff } from '@meshlet/codec';
+import {
+  ConnectionInfoImpl,
+  DownstreamConnection,
+  NetworkConnectionImpl,
+  type ConnectionOwner,
+  type NetworkConnectionOwner,
+} from './connection.js';
+import type {
+  CompiledFilterChain,
+  CompiledListener,
+  ProtocolInspection,
+  ServerLimits,
+} from './filter-chains.js';
 import type { HttpConnectionManager } from '../http/connection-manager.js';
 import { plainAddress } from '../http/headers.js';
 import { StreamInfoImpl } from '../http/stream-info.js';
 import { NOOP_STREAM_OBSERVER } from '../observe/noop.js';
-import type { StreamObserver } from '../types.js';
+import type { ConnectionHandler, StreamObserver } from '../types.js';
 
 /** The HTTP/2 connection preface a prior-knowledge client sends first (RFC 9113 §3.4). */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -64,8 +78,11 @@ function observeConnection(socket: Socket, info: ConnectionInfoImpl, observer: S
   });
 }
 
+/** What the protocol inspection of a cleartext connection found out. */
+type Sniffed = 'http1' | 'h2c' | null;
+
 /** One listener: its bound server, the connections it holds, and its current filter chains. */
-export class ProxyListener implements ConnectionOwner {
+export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
   current: CompiledListener;
   /** Increases with every `apply`: connections re-resolve their connection manager. */
   version = 0;
@@ -78,23 +95,27 @@ export class ProxyListener implements ConnectionOwner {
   private readonly sessions = new Set<Http2Session>();
   private readonly socketConnections = new WeakMap<object, DownstreamConnection>();
   private readonly sessionConnections = new WeakMap<Http2Session, DownstreamConnection>();
+  private readonly networkConnections = new Set<NetworkConnectionImpl>();
   private pendingSession: DownstreamConnection | null = null;
   private drained: Promise<void> | null = null;
 
   constructor(compiled: CompiledListener, options: ListenerOptions) {
     this.current = compiled;
     this.options = options;
+    const buffers =
+      compiled.bufferLimitBytes === undefined ? {} : { highWaterMark: compiled.bufferLimitBytes };
     if (compiled.tls) {
       const chain = compiled.defaultTlsChain;
       const server = tls.createServer({
+        ...buffers,
         ...(chain?.tls?.options ?? {}),
         SNICallback: (serverName, callback) => {
-          const selected = this.current.select(serverName) ?? this.current.defaultTlsChain;
+          const selected = this.current.certificateChain(serverName);
           if (selected?.tls) callback(null, selected.tls.context);
           else callback(new Error(`no filter chain for server name ${serverName}`));
         },
         ALPNCallback: ({ servername, protocols }) => {
-          const selected = this.current.select(servername);
+          const selected = this.current.selectOffered(servername, protocols);
           return selected?.chooseAlpn(protocols);
         },
         requestCert: compiled.requestClientCertificate,
@@ -109,7 +130,7 @@ export class ProxyListener implements ConnectionOwner {
       this.front = server;
       this.tlsFront = server;
     } else {
-      this.front = net.createServer();
+      this.front = net.createServer(buffers);
       this.tlsFront = null;
     }
     this.front.on('connection', (socket: Socket) => {
@@ -159,10 +180,20 @@ export class ProxyListener implements ConnectionOwner {
 
   managerFor(connection: DownstreamConnection): HttpConnectionManager | null {
     if (connection.version !== this.version) {
-      connection.manager = this.current.select(connection.info.serverName)?.manager ?? null;
+      connection.manager =
+        this.current.select(connection.info.serverName, connection.protocol)?.manager ?? null;
       connection.version = this.version;
     }
     return connection.manager;
+  }
+
+  handlerFor(connection: NetworkConnectionImpl): ConnectionHandler | null {
+    if (connection.version !== this.version) {
+      connection.handler =
+        this.current.select(connection.info.serverName, connection.protocol)?.handler ?? null;
+      connection.version = this.version;
+    }
+    return connection.handler;
   }
 
   /**
@@ -185,6 +216,10 @@ export class ProxyListener implements ConnectionOwner {
     });
     for (const pair of this.servers.values()) pair.h1?.closeIdleConnections();
     for (const session of this.sessions) if (!session.closed) session.close();
+    const onError = (error: unknown): void => {
+      this.options.onError(error, `listener "${this.current.name}" drain`);
+    };
+    for (const connection of this.networkConnections) connection.drain(onError);
     if (this.sockets.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -217,17 +252,13 @@ export class ProxyListener implements ConnectionOwner {
     });
   }
 
-  private connectionOf(
-    socket: Socket | TLSSocket,
-    chain: CompiledFilterChain,
-    isTls: boolean,
-  ): DownstreamConnection {
+  private infoOf(socket: Socket | TLSSocket, isTls: boolean): ConnectionInfoImpl {
     const tlsSocket = isTls ? (socket as TLSSocket) : null;
     const serverName =
       tlsSocket !== null && typeof tlsSocket.servername === 'string' ? tlsSocket.servername : undefined;
     const alpn =
       tlsSocket !== null && typeof tlsSocket.alpnProtocol === 'string' ? tlsSocket.alpnProtocol : undefined;
-    const info = new ConnectionInfoImpl(
+    return new ConnectionInfoImpl(
       this.current.name,
       plainAddress(socket.remoteAddress ?? ''),
       socket.remotePort ?? 0,
@@ -237,11 +268,93 @@ export class ProxyListener implements ConnectionOwner {
       serverName,
       alpn,
     );
+  }
+
+  private connectionOf(
+    socket: Socket | TLSSocket,
+    chain: CompiledFilterChain,
+    manager: HttpConnectionManager,
+    isTls: boolean,
+    protocol: string | undefined,
+  ): DownstreamConnection {
+    const info = this.infoOf(socket, isTls);
     const connection = new DownstreamConnection(info, this);
     connection.version = this.version;
-    connection.manager = chain.manager;
+    connection.manager = manager;
+    connection.protocol = protocol;
     observeConnection(socket, info, chain.observer);
     return connection;
+  }
+
+  /**
+   * Hands a socket to its chain: the network handler, or HTTP (`sniffed` says which HTTP when
+   * the listener filters already know, else the chain's codec decides).
+   */
+  private dispatch(
+    socket: Socket | TLSSocket,
+    chain: CompiledFilterChain,
+    isTls: boolean,
+    protocol: string | undefined,
+    sniffed: Sniffed,
+  ): void {
+    if (chain.handler !== null) {
+      this.toNetwork(socket, chain, chain.handler, isTls, protocol);
+      return;
+    }
+    const manager = chain.manager;
+    if (manager === null) {
+      socket.destroy();
+      return;
+    }
+    const connection = this.connectionOf(socket, chain, manager, isTls, protocol);
+    if (isTls) {
+      if ((socket as TLSSocket).alpnProtocol === 'h2') this.toHttp2(socket, chain, connection);
+      else if (chain.codec === 'HTTP2') socket.destroy();
+      else this.toHttp1(socket, chain, connection);
+    } else if (sniffed === 'h2c' || chain.codec === 'HTTP2') this.toHttp2(socket, chain, connection);
+    else if (sniffed === 'http1' || chain.codec === 'HTTP1') {
+      this.toHttp1(socket, chain, connection);
+      // node:http needs a socket paused by the inspection flowing again.
+      if (socket.isPaused()) socket.resume();
+    } else {
+      this.sniff(socket, chain, connection);
+      // Inspected but not recognised as HTTP: the preface check reads the paused socket again.
+      if (socket.isPaused()) socket.resume();
+    }
+  }
+
+  /**
+   * A network chain: the listener keeps counting the socket and tells the chain's observer when
+   * it opens and closes (with the StreamInfo the handler fills); the handler does the rest.
+   */
+  private toNetwork(
+    socket: Socket | TLSSocket,
+    chain: CompiledFilterChain,
+    handler: ConnectionHandler,
+    isTls: boolean,
+    protocol: string | undefined,
+  ): void {
+    const info = this.infoOf(socket, isTls);
+    const stream = new StreamInfoImpl(performance.now(), Date.now(), info.remoteAddress);
+    const connection = new NetworkConnectionImpl(info, stream, protocol, this, this.version, handler);
+    this.networkConnections.add(connection);
+    const observer = chain.observer;
+    observer.connectionOpened(info);
+    socket.once('close', () => {
+      this.networkConnections.delete(connection);
+      stream.bytesReceived = socket.bytesRead;
+      stream.bytesSent = socket.bytesWritten;
+      stream.endTime = performance.now();
+      observer.connectionClosed(info, stream);
+    });
+    // Bytes read while sniffing were unshifted into a paused socket: let them flow again.
+    if (socket.isPaused()) socket.resume();
+    try {
+      handler.handle(socket, connection);
+    } catch (error) {
+      socket.destroy();
+      this.options.onError(error, `listener "${this.current.name}" filter_chain "${chain.name}"`);
+    }
   }
 
   private onConnection(socket: Socket): void {
@@ -251,29 +364,75 @@ export class ProxyListener implements ConnectionOwner {
       return;
     }
     if (this.current.tls) return; // continues in onSecureConnection
-    const chain = this.current.select(undefined);
-    if (chain === null) {
-      socket.destroy();
+    const inspection = this.current.inspection;
+    if (inspection !== null) {
+      this.inspect(socket, inspection);
       return;
     }
-    const connection = this.connectionOf(socket, chain, false);
-    if (chain.codec === 'HTTP1') this.toHttp1(socket, chain, connection);
-    else if (chain.codec === 'HTTP2') this.toHttp2(socket, chain, connection);
-    else this.sniff(socket, chain, connection);
+    const chain = this.current.select(undefined);
+    if (chain === null) socket.destroy();
+    else this.dispatch(socket, chain, false, undefined, null);
   }
 
   private onSecureConnection(socket: TLSSocket): void {
     socket.on('error', ignore);
     const serverName = typeof socket.servername === 'string' ? socket.servername : undefined;
-    const chain = this.current.select(serverName);
+    const alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : undefined;
+    const chain = this.current.select(serverName, alpn);
     if (chain === null || this.draining) {
       socket.destroy();
       return;
     }
-    const connection = this.connectionOf(socket, chain, true);
-    if (socket.alpnProtocol === 'h2') this.toHttp2(socket, chain, connection);
-    else if (chain.codec === 'HTTP2') socket.destroy();
-    else this.toHttp1(socket, chain, connection);
+    this.dispatch(socket, chain, true, alpn, null);
+  }
+
+  /**
+   * The listener filters of a cleartext connection: read until `sniff` recognises the protocol
+   * (or cannot), put the bytes back, and pick the chain by it. A client that sends too little
+   * within the timeout is closed, or goes to a chain without application protocols.
+   */
+  private inspect(socket: Socket, inspection: ProtocolInspection): void {
+    let seen: Buffer | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    let decided = false;
+    const finish = (protocol: string | undefined, sniffed: Sniffed): void => {
+      decided = true;
+      if (timer !== null) clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.pause();
+      if (seen !== null) socket.unshift(seen);
+      const chain = this.draining ? null : this.current.select(undefined, protocol);
+      if (chain === null) socket.destroy();
+      else this.dispatch(socket, chain, false, protocol, sniffed);
+    };
+    const onData = (chunk: Buffer): void => {
+      seen = seen === null ? chunk : Buffer.concat([seen, chunk]);
+      const found = sniff(seen, inspection.protocols);
+      if (found.outcome === 'need-more') return;
+      if (found.outcome === 'http1') finish('http/1.1', 'http1');
+      else if (found.outcome === 'h2c') finish('h2c', 'h2c');
+      else if (found.outcome === 'protocol') finish(found.protocol.name, null);
+      else finish(undefined, null);
+    };
+    // The client went away before saying what it speaks.
+    const onEnd = (): void => {
+      if (!decided) socket.destroy();
+    };
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', () => {
+      if (timer !== null) clearTimeout(timer);
+    });
+    if (inspection.timeoutMs > 0) {
+      timer = setTimeout(() => {
+        timer = null;
+        if (decided) return;
+        if (inspection.continueOnTimeout) finish(undefined, null);
+        else socket.destroy();
+      }, inspection.timeoutMs);
+      timer.unref();
+    }
   }
 
   /** Cleartext `AUTO`: HTTP/2 if the connection starts with the client preface, else HTTP/1. */

@@ -78,16 +78,18 @@ describe('listener config errors', () => {
     );
   });
 
-  it('rejects chains without exactly one http_connection_manager', () => {
+  it('rejects chains without exactly one terminal network filter', () => {
     const tcp: model.NetworkFilter = {
       name: 'envoy.filters.network.tcp_proxy',
       kind: 'tcp_proxy',
       config: { statPrefix: 't', cluster: 'a', maxConnectAttempts: 1 },
     };
+    const [hcmFilter] = chain().filters;
     fails(
-      [listener('t', [chain({ filters: [tcp] })])],
-      /one http_connection_manager per filter chain \(got: tcp_proxy\)/,
+      [listener('t', [chain({ filters: [tcp, hcmFilter as model.NetworkFilter] })])],
+      /one terminal network filter per filter chain: http_connection_manager, tcp_proxy or rpc_proxy \(got: tcp_proxy, http_connection_manager\)/,
     );
+    fails([listener('t', [chain({ filters: [] })])], /\(got: none\)/);
   });
 
   it('rejects bad certificates, and TLS mixed with cleartext', () => {

@@ -66,7 +66,7 @@ describe('connection manager over HTTP/1.1', () => {
     expect(echo.headers['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
     // An edge proxy does not trust the client's x-forwarded-proto.
     expect(echo.headers['x-forwarded-proto']).toBe('http');
-    expect(harness.listener.current.chains[0]?.manager.activeStreams).toBe(0);
+    expect(harness.listener.current.chains[0]?.manager?.activeStreams).toBe(0);
   });
 
   it('runs user filters in order: reject, rewrite, add headers; response hooks in reverse; onComplete once each', async () => {
@@ -313,7 +313,7 @@ describe('HTTP/2 drain', () => {
     let data = '';
     stream.on('data', (d: Buffer) => (data += d.toString()));
     await once(session, 'remoteSettings');
-    while (harness.listener.current.chains[0]?.manager.activeStreams !== 1)
+    while (harness.listener.current.chains[0]?.manager?.activeStreams !== 1)
       await new Promise((r) => setImmediate(r));
     const drained = harness.listener.drain(5000);
     await goaway;

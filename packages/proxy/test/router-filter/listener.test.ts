@@ -114,7 +114,7 @@ describe('router filter behind the real listener', () => {
     const backend = clusters.get('backend');
     expect(backend?.limits('default').requests.count).toBe(0);
     expect(backend?.limits('default').pendingRequests.count).toBe(0);
-    await until(() => harness.listener.current.chains[0]?.manager.activeStreams === 0);
+    await until(() => harness.listener.current.chains[0]?.manager?.activeStreams === 0);
   });
 
   it('answers 504 when the route timeout passes (injected clock)', async () => {

@@ -1,6 +1,8 @@
 // Listener (LDS, or static) and its network filters to the model.
 import { type IssueList, field, index } from '../issues.js';
 import { TYPE_URLS } from '../type-urls.js';
+import { typeOfUrl } from '../descriptor.js';
+import { canonicalize } from '../proto/canonical.js';
 import type {
   FilterChain,
   FilterChainMatch,
@@ -63,6 +65,8 @@ export function listener(o: JsonObject, issues: IssueList, path = ''): Listener 
       'filterChains',
       'defaultFilterChain',
       'listenerFilters',
+      'listenerFiltersTimeout',
+      'continueOnListenerFiltersTimeout',
       'perConnectionBufferLimitBytes',
       'trafficDirection',
       'metadata',
@@ -71,8 +75,6 @@ export function listener(o: JsonObject, issues: IssueList, path = ''): Listener 
       'accessLog',
       'statPrefix',
       'drainType',
-      'listenerFiltersTimeout',
-      'continueOnListenerFiltersTimeout',
       'useOriginalDst',
       'bindToPort',
       'socketOptions',
@@ -111,11 +113,19 @@ export function listener(o: JsonObject, issues: IssueList, path = ''): Listener 
       filterChain(c, issues, index(field(path, 'filter_chains'), i)),
     ),
     listenerFilters: list(o.listenerFilters).flatMap((f, i) => {
-      const url = str(obj(f.typedConfig)['@type']);
+      const tc = obj(f.typedConfig);
+      const url = str(tc['@type']);
+      const here = index(field(path, 'listener_filters'), i);
+      if (
+        (url === TYPE_URLS.typedStruct || url === TYPE_URLS.udpaTypedStruct) &&
+        str(tc.typeUrl).endsWith('meshlet.listener.v1.ProtocolInspector')
+      )
+        return [
+          protocolInspector(str(f.name), obj(camelKeys(tc.value)), issues, field(here, 'typed_config.value')),
+        ];
       const kind =
         LISTENER_FILTERS[url] ?? (has(f, 'typedConfig') ? undefined : LISTENER_FILTER_NAMES[str(f.name)]);
       if (kind) return [{ name: str(f.name), kind }];
-      const here = index(field(path, 'listener_filters'), i);
       if (url.endsWith('.HttpInspector') || url.endsWith('.TlsInspector')) return [];
       issues.error(here, `listener filter "${str(f.name)}" (${url || 'no typed_config'}) is not supported`);
       return [];
@@ -130,7 +140,19 @@ export function listener(o: JsonObject, issues: IssueList, path = ''): Listener 
       field(path, 'default_filter_chain'),
     );
   put(l, 'perConnectionBufferLimitBytes', optNum(o.perConnectionBufferLimitBytes));
+  // Envoy's default is 15 s (an absent field); a Duration of 0 turns the timeout off.
+  put(l, 'listenerFiltersTimeoutMs', optNum(o.listenerFiltersTimeout));
+  if (has(o, 'continueOnListenerFiltersTimeout'))
+    l.continueOnListenerFiltersTimeout = bool(o.continueOnListenerFiltersTimeout);
   return l;
+}
+
+/** meshlet's protocol inspector: `{ protocols?: string[] }` (names of RPC protocols). */
+function protocolInspector(name: string, o: JsonObject, issues: IssueList, path: string): ListenerFilter {
+  only(o, issues, path, ['protocols']);
+  const filter: Mutable<ListenerFilter> = { name, kind: 'protocol_inspector' };
+  if (has(o, 'protocols')) filter.protocols = strings(o.protocols);
+  return filter;
 }
 
 function filterChain(o: JsonObject, issues: IssueList, path: string): FilterChain {
@@ -210,7 +232,7 @@ function networkFilter(o: JsonObject, issues: IssueList, path: string): NetworkF
         return {
           name,
           kind: 'rpc_proxy',
-          config: rpcProxy(obj(camelKeys(tc.value)), issues, field(here, 'value')),
+          config: rpcProxy(obj(tc.value), issues, field(here, 'value')),
         };
       if (str(tc.typeUrl).endsWith('stats.PluginConfig') || str(tc.typeUrl).endsWith('.Wasm')) {
         issues.warn(here, `network filter "${name}" only observes traffic; meshlet skips it`);
@@ -414,6 +436,7 @@ function dubboProxy(o: JsonObject, issues: IssueList, path: string): RpcProxy {
           'parameter matching is not supported',
         );
       const a = obj(r.route);
+      if (has(a, 'metadataMatch')) route.metadataMatch = metadata(a.metadataMatch);
       if (has(a, 'cluster')) route.cluster = str(a.cluster);
       else
         route.weightedClusters = list(obj(a.weightedClusters).clusters).map((c) => ({
@@ -426,8 +449,27 @@ function dubboProxy(o: JsonObject, issues: IssueList, path: string): RpcProxy {
   return { statPrefix: str(o.statPrefix), protocol: 'dubbo', routes };
 }
 
-/** meshlet's own RPC proxy config, carried in a TypedStruct (`meshlet.rpc.v1.RpcProxy`). */
-function rpcProxy(o: JsonObject, issues: IssueList, path: string): RpcProxy {
+/** The type of one entry of a TypedStruct-carried `http_filters` list. */
+const HTTP_FILTER_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter';
+
+/** A non-negative integer field of a Struct, or undefined (with an error when present and bad). */
+function count(o: JsonObject, key: string, issues: IssueList, path: string): number | undefined {
+  if (!has(o, key)) return undefined;
+  const v = o[key];
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  issues.error(path, 'must be a non-negative integer');
+  return undefined;
+}
+
+/**
+ * meshlet's own RPC proxy config, carried in a TypedStruct (`meshlet.rpc.v1.RpcProxy`). Keys in
+ * snake_case or camelCase; `http_filters` entries are Envoy HTTP filters (typed configs as in a
+ * connection manager, the router left out: it is implicit).
+ */
+function rpcProxy(raw: JsonObject, issues: IssueList, path: string): RpcProxy {
+  const { httpFilters, http_filters: snakeFilters, ...rest } = raw;
+  const rawFilters = httpFilters ?? snakeFilters;
+  const o = obj(camelKeys(rest));
   const protocol = str(o.protocol);
   if (!protocol) issues.error(field(path, 'protocol'), 'an RPC proxy needs a protocol name');
   const routes = list(o.routes).map((r, i): RpcRoute => {
@@ -456,13 +498,40 @@ function rpcProxy(o: JsonObject, issues: IssueList, path: string): RpcProxy {
         weight: num(c.weight, 0),
       }));
     else issues.error(at, 'an RPC route needs cluster or weighted_clusters');
+    if (has(r, 'metadataMatch')) route.metadataMatch = metadata(r.metadataMatch);
+    put(route, 'timeoutMs', count(r, 'timeoutMs', issues, field(at, 'timeout_ms')));
+    if (has(r, 'idempotent')) route.idempotent = bool(r.idempotent);
+    put(route, 'numRetries', count(r, 'numRetries', issues, field(at, 'num_retries')));
     return route;
   });
-  const rpc: { -readonly [K in keyof RpcProxy]: RpcProxy[K] } = {
+  const out: { -readonly [K in keyof RpcProxy]: RpcProxy[K] } = {
     statPrefix: str(o.statPrefix),
     protocol,
     routes,
   };
-  put(rpc, 'accessLog', accessLogs(o.accessLog, issues, field(path, 'access_log')));
-  return rpc;
+  if (rawFilters !== undefined && rawFilters !== null) {
+    const type = typeOfUrl(`type.googleapis.com/${HTTP_FILTER_TYPE}`);
+    const filters: HttpFilter[] = [];
+    const items: unknown[] = Array.isArray(rawFilters) ? rawFilters : [];
+    if (!Array.isArray(rawFilters)) issues.error(field(path, 'http_filters'), 'must be a list');
+    items.forEach((f, i) => {
+      const fp = index(field(path, 'http_filters'), i);
+      const json = type === undefined ? undefined : canonicalize(type, f, issues, fp);
+      if (json === undefined) return;
+      const hf = httpFilter(json, issues, fp);
+      if (hf === undefined) return;
+      if (hf.config.type === 'router') {
+        issues.error(fp, 'the router is implicit in an RPC proxy; leave it out of http_filters');
+        return;
+      }
+      filters.push(hf);
+    });
+    out.httpFilters = filters;
+  }
+  put(out, 'requestTimeoutMs', count(o, 'requestTimeoutMs', issues, field(path, 'request_timeout_ms')));
+  const maxFrameSize = count(o, 'maxFrameSize', issues, field(path, 'max_frame_size'));
+  if (maxFrameSize === 0) issues.error(field(path, 'max_frame_size'), 'must be positive');
+  else put(out, 'maxFrameSize', maxFrameSize);
+  put(out, 'accessLog', accessLogs(o.accessLog, issues, field(path, 'access_log')));
+  return out;
 }
