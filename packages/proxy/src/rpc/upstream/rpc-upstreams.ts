@@ -74,6 +74,17 @@ export class RpcConnectionPools implements RpcUpstreams, PoolOwner {
     return count;
   }
 
+  /** Requests awaiting a response (or a oneway request awaiting its connection), all pools together. */
+  get pendingCount(): number {
+    let count = 0;
+    for (const hosts of this.#pools.values()) {
+      for (const pools of hosts.values()) {
+        for (const pool of pools) for (const connection of pool.connections) count += connection.pendingCount;
+      }
+    }
+    return count;
+  }
+
   send(
     cluster: UpstreamCluster,
     host: Host,
@@ -93,7 +104,7 @@ export class RpcConnectionPools implements RpcUpstreams, PoolOwner {
       return new DeferredFailure(
         handler,
         'overflow',
-        `${host.key}: ${connectionsPerHost} connections with ${perConnection} requests in flight each`,
+        `${host.key}: all ${connectionsPerHost} connections are at ${perConnection} requests in flight or write-blocked`,
         this.#settings.onError,
       );
     }

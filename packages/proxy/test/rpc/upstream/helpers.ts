@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Readable, Transform, Writable } from 'node:stream';
+import { TimerWheel } from '@meshlet/breaker';
 import type { Protocol, RpcFrame } from '@meshlet/codec';
 import type { Host } from '@meshlet/lb';
 import { fromEnvoy, TYPE_URLS, type Cluster } from '@meshlet/xds';
@@ -56,8 +57,11 @@ export function sofaDecode(bytes: Buffer): BoltPacket {
   return wire.decode(bytes);
 }
 
-/** How a sofa-bolt-node server answers one request: a value, or nothing (never answers). */
-export type Answer = { readonly value: unknown; readonly delayMs?: number } | null;
+/**
+ * How a sofa-bolt-node server answers one request: a value (once `after` settles, if given), or
+ * nothing (null: never answers).
+ */
+export type Answer = { readonly value: unknown; readonly after?: Promise<unknown> } | null;
 
 export interface BoltServer {
   readonly port: number;
@@ -136,8 +140,8 @@ export async function boltServer(answer: (request: BoltPacket) => Answer): Promi
           encoder.writeResponse(request, { isError: false, appResponse: result.value });
         }
       };
-      if (result.delayMs === undefined) respond();
-      else setTimeout(respond, result.delayMs);
+      if (result.after === undefined) respond();
+      else void result.after.then(respond);
     });
     decoder.on('heartbeat', (heartbeat: BoltPacket) => {
       state.heartbeats++;
@@ -145,6 +149,40 @@ export async function boltServer(answer: (request: BoltPacket) => Answer): Promi
     });
   });
   return Object.assign(state, { port: portOf(server), server });
+}
+
+/** Waits (one macrotask turn at a time, never on the clock) until `condition` holds. */
+export async function until(condition: () => boolean, what = 'condition'): Promise<void> {
+  for (let turns = 0; !condition(); turns++) {
+    if (turns > 20_000) throw new Error(`${what}: still false`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** A promise and its resolver: a server holds a response until the test releases it. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+/** A clock and a wheel that move only when the test says: `tick(ms)` advances both. */
+export function manualTime(tickMs = 10): { wheel: TimerWheel; tick: (ms: number) => void } {
+  let now = 1_000;
+  const wheel = new TimerWheel({
+    tickMs,
+    clock: { now: () => now },
+    scheduler: { setTimeout: () => 0, clearTimeout: () => undefined },
+  });
+  return {
+    wheel,
+    tick(ms: number) {
+      now += ms;
+      wheel.advance();
+    },
+  };
 }
 
 /** Stats events, in order, as `event host`. */
