@@ -143,6 +143,8 @@ class TcpSession {
     const ds = this.downstream;
     // The client's FIN is forwarded, not answered: the upstream may still reply.
     ds.allowHalfOpen = true;
+    // Bytes are relayed as they come (Envoy sets TCP_NODELAY both ways): no Nagle delay.
+    if (ds instanceof net.Socket) ds.setNoDelay(true);
     ds.pause();
     ds.on('error', () => {
       this.flag('DC');

@@ -22,6 +22,7 @@ import {
   virtualHost,
 } from '../e2e/helpers.js';
 import { e2eScope } from '../e2e/scope.js';
+import { boltClient, boltRequest, echo, rpcProxyFilter, rpcRoute, startBoltServer } from '../rpc/peers.js';
 import {
   connect,
   readAll,
@@ -208,6 +209,67 @@ describe('protocol sniffing on one port', () => {
     expect(results).toEqual(['200 web', 'grpc:one', '7 toy 7', '200 web', 'grpc:two', '8 toy 8']);
     const toyClosed = await seen.waitClosed(2);
     expect(toyClosed.filter((c) => c.chain === 'toy')).toHaveLength(2);
+  });
+
+  it('serves HTTP/1.1 (undici), h2c gRPC (@grpc/grpc-js) and Bolt (sofa-bolt-node) on one port at the same time', async () => {
+    const web = await upstream('web');
+    const grpcPort = await grpcServer();
+    const bolt = await startBoltServer(echo('bolt'));
+    cleanups.push(() => bolt.close());
+    const seen = recordingObservers();
+    const boltChain: model.FilterChain = {
+      name: 'bolt',
+      filterChainMatch: chainMatch({ applicationProtocols: ['bolt'] }),
+      filters: [rpcProxyFilter({ protocol: 'bolt', routes: [rpcRoute('greeter')] })],
+    };
+    const proxy = await startProxy(
+      snapshot({
+        listeners: [
+          listener(
+            'one',
+            [httpChain('web', 'web', ['http/1.1']), httpChain('grpc', 'grpc', ['h2c']), boltChain],
+            0,
+            {
+              listenerFilters: [{ name: 'sniff', kind: 'protocol_inspector', protocols: ['bolt'] }],
+            },
+          ),
+        ],
+        clusters: [
+          cluster('web', [web.port]),
+          cluster('grpc', [grpcPort], h2Upstream),
+          cluster('greeter', [bolt.port]),
+        ],
+      }),
+      { observers: [seen.factory] },
+    );
+    const port = proxy.address('one')?.port ?? 0;
+    const boltCall = async (arg: string): Promise<string> => {
+      const c = await boltClient(port);
+      try {
+        const res = await c.invoke(boltRequest('com.acme.Greeter:1.0', 'hello', arg));
+        return String(res.data.appResponse);
+      } finally {
+        await c.close();
+      }
+    };
+    const httpCall = async (): Promise<string> => {
+      const res = await request(`http://127.0.0.1:${String(port)}/`);
+      return `${String(res.statusCode)} ${await res.body.text()}`;
+    };
+    const results = await Promise.all([
+      httpCall(),
+      grpcEcho(port, 'one'),
+      boltCall('one'),
+      boltCall('two'),
+      httpCall(),
+      grpcEcho(port, 'two'),
+    ]);
+    expect(results).toEqual(['200 web', 'grpc:one', 'bolt:one', 'bolt:two', '200 web', 'grpc:two']);
+    expect(bolt.requests).toHaveLength(2);
+    // The listener reports the Bolt connections to the rpc chain's observer when they close.
+    while (seen.closed.filter((c) => c.chain === 'bolt').length < 2)
+      await seen.waitClosed(seen.closed.length + 1);
+    expect(seen.closed.filter((c) => c.chain === 'bolt').every((c) => c.kind === 'rpc')).toBe(true);
   });
 
   it('closes a client that sends too little within listener_filters_timeout', async () => {
