@@ -52,9 +52,11 @@ const model = fromEnvoy({
 }).value as Cluster;
 const manager = createClusterManager();
 manager.update(new Map([['echo', model]]), new Map());
-const cluster = manager.get('echo');
-const host = cluster?.pick({});
-if (!cluster || !host) throw new Error('no cluster');
+const found = manager.get('echo');
+const picked = found?.pick({});
+if (!found || !picked) throw new Error('no cluster');
+const cluster = found;
+const host = picked;
 
 // A request frame as a downstream codec decodes it (raw bytes kept: the id is patched in place).
 function requestFrame(id: number): BoltFrame {

@@ -181,9 +181,10 @@ export class UpstreamConnection {
   /** A request's timeout fired: it fails with `timeout`; a late response will be dropped. */
   timedOut(request: PendingRequest): void {
     if (!this.#retire(request)) return;
-    this.#deliverFailure(request, 'timeout', `no response within ${request.timeoutMs} ms`);
-    // On a ping-pong connection the late response would be taken for the next request's.
+    // On a ping-pong connection the late response would be taken for the next request's: the
+    // connection goes first, so a retry sent from the handler gets a fresh one.
     if (!this.#multiplexed) this.destroy('reset', 'request timed out on a ping-pong connection');
+    this.#deliverFailure(request, 'timeout', `no response within ${request.timeoutMs} ms`);
   }
 
   /** The caller no longer wants the outcome. */

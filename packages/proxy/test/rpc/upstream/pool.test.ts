@@ -126,14 +126,23 @@ describe('RPC upstreams: pools', () => {
     clusters.push(close);
     const time = manualTime();
     const upstreams = upstreamsFor({ timers: time.wheel, connectionsPerHost: 1 });
+    // The handler retries at once, from its onFailure: the retry must not land on the dying connection.
+    let retry: ReturnType<typeof call> | undefined;
     const slow = call(upstreams, cluster, host, pp, request(1, 'slow'), { timeoutMs: 100 });
+    void slow.outcome.then(() => {
+      retry = call(upstreams, cluster, host, pp, request(5, 'fast'));
+    });
     await until(() => server.received.length === 1, 'slow received');
     time.tick(110);
     expect(await slow.outcome).toMatchObject({ kind: 'failure', failure: 'timeout' });
-    expect(stats.events).toEqual([`connectionOpened ${host.key}`, `connectionClosed ${host.key}`]);
-    const fast = call(upstreams, cluster, host, pp, request(2, 'fast'));
-    const outcome = await fast.outcome;
-    expect(outcome.kind === 'response' && outcome.frame.body.toString()).toBe('re:fast');
+    await until(() => retry !== undefined, 'retried');
+    const retried = await retry?.outcome;
+    expect(retried?.kind === 'response' && retried.frame.body.toString()).toBe('re:fast');
+    expect(stats.events.slice(0, 3)).toEqual([
+      `connectionOpened ${host.key}`,
+      `connectionClosed ${host.key}`,
+      `connectionOpened ${host.key}`,
+    ]);
     expect(server.accepted).toHaveLength(2);
   });
 
