@@ -316,7 +316,11 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
       this.toHttp1(socket, chain, connection);
       // node:http needs a socket paused by the inspection flowing again.
       if (socket.isPaused()) socket.resume();
-    } else this.sniff(socket, chain, connection);
+    } else {
+      this.sniff(socket, chain, connection);
+      // Inspected but not recognised as HTTP: the preface check reads the paused socket again.
+      if (socket.isPaused()) socket.resume();
+    }
   }
 
   /**

@@ -368,6 +368,23 @@ describe('protocol sniffing on one port', () => {
     expect((await readBytes(b, 4 + frame.length)).subarray(0, 4).toString()).toBe('toy:');
   });
 
+  it('an HTTP chain without application protocols takes what the inspector does not recognise', async () => {
+    const web = await upstream('web');
+    const manager = hcm({
+      routeConfig: routeConfig('r', [virtualHost('all', ['*'], [route('r', { route: routeAction('web') })])]),
+    });
+    const proxy = await startProxy(
+      snapshot({
+        listeners: [listener('one', [filterChain(manager)], 0, { listenerFilters: [inspector] })],
+        clusters: [cluster('web', [web.port])],
+      }),
+    );
+    // Not a method the inspector knows: node's HTTP parser answers it (400), nothing hangs.
+    const socket = await client(proxy.address('one')?.port ?? 0);
+    socket.write('BREW /pot HTTP/1.1\r\nhost: a\r\n\r\n');
+    expect((await readAll(socket)).toString()).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
   it('rejects application_protocols no listener filter can set', () => {
     const chain = tcpChain(tcpProxy({ cluster: 'a' }), {
       filterChainMatch: chainMatch({ applicationProtocols: ['toy'] }),
