@@ -3,7 +3,7 @@
 // heartbeats answered here, request frames run as streams, responses written back in the order
 // they come, with backpressure, and drain.
 import type { Duplex } from 'node:stream';
-import { ByteQueue } from '@meshlet/buffer';
+import { ByteQueue, WriteBatch } from '@meshlet/buffer';
 import type { Codec, Protocol, RpcFrame } from '@meshlet/codec';
 import type { FilterChainPlan } from '../filters/chain.js';
 import type { ConnectionManagerEnv } from '../http/connection-manager.js';
@@ -138,6 +138,8 @@ export class RpcConnection {
   private readonly socket: Duplex;
   private readonly network: NetworkConnection;
   private readonly queue = new ByteQueue();
+  /** The responses of one tick go out in one vectored write. */
+  private readonly batch: WriteBatch;
   private head: RpcStream | null = null;
   private inFlight = 0;
   private closed = false;
@@ -153,12 +155,12 @@ export class RpcConnection {
     this.network = network;
     this.info = network.info;
     this.codec = handler.protocol.createCodec({ maxFrameSize: handler.maxFrameSize });
+    this.batch = new WriteBatch(socket);
   }
 
   start(): void {
     const socket = this.socket;
     socket.on('data', this.onData);
-    socket.on('drain', this.onWritable);
     socket.once('close', this.onClose);
     socket.on('error', this.onSocketError);
     this.network.onDrain(this.onListenerDrain);
@@ -168,15 +170,17 @@ export class RpcConnection {
   /** Writes a frame's buffers; returns the bytes written. Pauses reading while the socket backs up. */
   write(buffers: readonly Buffer[]): number {
     if (this.closed) return 0;
+    const batch = this.batch;
     let bytes = 0;
     let ok = true;
     for (const b of buffers) {
       bytes += b.length;
-      ok = this.socket.write(b);
+      ok = batch.write(b);
     }
     if (!ok && !this.blocked) {
       this.blocked = true;
       this.socket.pause();
+      batch.drained().then(this.onWritable, this.onSocketError);
     }
     return bytes;
   }
@@ -259,7 +263,8 @@ export class RpcConnection {
   private protocolError(error: unknown): void {
     const where = `${this.first.where}: connection from ${this.info.remoteAddress}:${this.info.remotePort}`;
     this.first.env.onError(error, where);
-    this.close(true);
+    this.closed = true;
+    this.socket.destroy();
   }
 
   private readonly onWritable = (): void => {
@@ -280,14 +285,7 @@ export class RpcConnection {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
-    this.socket.end();
-  }
-
-  private close(destroy: boolean): void {
-    if (this.closed && !destroy) return;
-    this.closed = true;
-    if (destroy) this.socket.destroy();
-    else this.socket.end();
+    this.batch.end();
   }
 
   private readonly onSocketError = (): void => {
@@ -307,6 +305,5 @@ export class RpcConnection {
     }
     this.inFlight = 0;
     this.socket.off('data', this.onData);
-    this.socket.off('drain', this.onWritable);
   };
 }

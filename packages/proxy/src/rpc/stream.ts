@@ -46,19 +46,35 @@ function headerMapOf(headers: Map<string, string>): HeaderMap {
  * lower-cased), built on first access.
  */
 export class RpcRequestHead implements RequestHead {
-  method: string;
   scheme: string;
   authority: string;
-  path: string;
   private readonly frame: RpcFrame;
   private map: HeaderMap | null = null;
+  // The method and path are read on first use: a protocol may find the method in the body
+  // (Bolt's Hessian SofaRequest), which routes without a method matcher never need.
+  private rpcMethod: string | null = null;
+  private rpcPath: string | null = null;
 
   constructor(frame: RpcFrame) {
     this.frame = frame;
-    this.method = frame.method;
     this.scheme = frame.protocol;
     this.authority = frame.service;
-    this.path = `/${frame.service}/${frame.method}`;
+  }
+
+  get method(): string {
+    return (this.rpcMethod ??= this.frame.method);
+  }
+
+  set method(value: string) {
+    this.rpcMethod = value;
+  }
+
+  get path(): string {
+    return (this.rpcPath ??= `/${this.authority}/${this.method}`);
+  }
+
+  set path(value: string) {
+    this.rpcPath = value;
   }
 
   get headers(): HeaderMap {

@@ -1,10 +1,9 @@
-// sofa-bolt-node client → meshlet rpc_proxy → sofa-bolt-node server, on loopback.
+// sofa-bolt-node client → meshlet (createProxy, rpc_proxy) → sofa-bolt-node server, on loopback.
 import { afterEach, describe, expect, it } from 'vitest';
 import { BoltStatus } from '@meshlet/codec';
 import type * as model from '@meshlet/xds';
 import { defineHttpFilter } from '../../src/filters/define-http-filter.js';
 import type { HttpFilter } from '../../src/types.js';
-import { serveRpc } from './harness.js';
 import { customFilter } from '../e2e/helpers.js';
 import {
   type BoltPacket,
@@ -14,7 +13,7 @@ import {
   echo,
   rpcRoute,
   rawBoltCall,
-  rpcProxyFilter,
+  startRpcProxy,
   startBoltServer,
 } from './peers.js';
 
@@ -24,15 +23,13 @@ afterEach(async () => {
 });
 const SERVICE = 'com.acme.Greeter:1.0';
 
-/** Serves an rpc_proxy config; resolves to its port. */
-async function startRpc(
+/** Starts a proxy serving an rpc_proxy config; resolves to its port. */
+function startRpc(
   config: Partial<model.RpcProxy> & { protocol: string },
   clusters: Record<string, number[]>,
   filters: HttpFilter[] = [],
 ): Promise<number> {
-  const served = await serveRpc(rpcProxyFilter(config), { clusters, filters });
-  scope.cleanups.push(() => served.close());
-  return served.port;
+  return startRpcProxy(scope.cleanups, config, clusters, { filters });
 }
 
 async function connect(port: number): Promise<BoltRpcClient> {

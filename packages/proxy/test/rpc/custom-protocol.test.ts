@@ -7,10 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type * as model from '@meshlet/xds';
 import { defineHttpFilter } from '../../src/filters/define-http-filter.js';
 import type { HttpFilter } from '../../src/types.js';
-import { customFilter } from '../e2e/helpers.js';
-import { serveRpc } from './harness.js';
+import { customFilter, envoyAssignment, envoyCluster, envoyEndpoint, snapshot } from '../e2e/helpers.js';
+import { createProxy } from '../../src/index.js';
 import { MiniClient, MiniStatus, mini, startMiniServer } from './mini-protocol.js';
-import { rpcProxyFilter, rpcRoute } from './peers.js';
+import { rpcRoute, rpcSnapshot, startRpcProxy } from './peers.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -22,13 +22,7 @@ async function startRpc(
   clusters: Record<string, number[]>,
   filters: HttpFilter[] = [],
 ): Promise<number> {
-  const served = await serveRpc(rpcProxyFilter({ protocol: 'mini', ...config }), {
-    clusters,
-    filters,
-    protocols: [mini],
-  });
-  cleanups.push(() => served.close());
-  return served.port;
+  return startRpcProxy(cleanups, { protocol: 'mini', ...config }, clusters, { filters, protocols: [mini] });
 }
 
 async function client(port: number): Promise<MiniClient> {
@@ -137,9 +131,38 @@ describe('rpc_proxy: a user protocol from defineProtocol', () => {
     expect(writes.filter((w) => w.status === 0)).toHaveLength(2);
   });
 
-  it('rejects an unknown protocol name at compile time', async () => {
-    await expect(
-      serveRpc(rpcProxyFilter({ protocol: 'nope', routes: [] }), { clusters: {} }),
-    ).rejects.toThrow(/protocol "nope" is not known \(known: bolt, dubbo/);
+  it('ejects a host whose responses carry error statuses (outlier detection)', async () => {
+    const bad = await server('bad', () => ({ status: MiniStatus.internal, body: 'boom' }));
+    const good = await server('good');
+    const base = rpcSnapshot({ protocol: 'mini', routes: [rpcRoute('svc')] }, {});
+    const proxy = createProxy({
+      config: snapshot({
+        listeners: [...base.listeners.values()],
+        clusters: [
+          envoyCluster({
+            name: 'svc',
+            type: 'STATIC',
+            load_assignment: envoyAssignment('svc', [envoyEndpoint(bad.port), envoyEndpoint(good.port)]),
+            outlier_detection: { consecutive_5xx: 2, base_ejection_time: '300s', max_ejection_percent: 100 },
+          }),
+        ],
+      }),
+      protocols: [mini],
+    });
+    cleanups.push(() => proxy.close());
+    await proxy.start();
+    const c = await client(proxy.address('rpc')?.port ?? 0);
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await c.call('svc', 'get', String(i))).status);
+    // Round robin over both until the bad host's second error in a row ejects it; then only good.
+    expect(statuses.slice(0, 4).filter((s) => s === MiniStatus.internal)).toHaveLength(2);
+    expect(statuses.slice(4)).toEqual([0, 0, 0, 0]);
+    expect(bad.requests).toHaveLength(2);
+  });
+
+  it('rejects an unknown protocol name at compile time', () => {
+    expect(() => createProxy({ config: rpcSnapshot({ protocol: 'nope' }, {}) })).toThrow(
+      /rpc_proxy "meshlet.rpc_proxy": protocol "nope" is not known \(known: bolt, dubbo/,
+    );
   });
 });

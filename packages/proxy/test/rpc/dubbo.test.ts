@@ -8,8 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DubboStatus } from '@meshlet/codec';
 import type * as model from '@meshlet/xds';
-import { serveRpc } from './harness.js';
-import { rpcProxyFilter, rpcRoute } from './peers.js';
+import { rpcRoute, startRpcProxy } from './peers.js';
 
 const require = createRequire(import.meta.url);
 interface Encoder {
@@ -158,11 +157,12 @@ describe('rpc_proxy: Dubbo with hessian.js peers', () => {
         },
       }),
     ];
-    const served = await serveRpc(rpcProxyFilter({ protocol: 'dubbo', routes }), {
-      clusters: { blue: [blue.port], green: [green.port] },
-    });
-    cleanups.push(() => served.close());
-    const call = await consumer(served.port);
+    const port = await startRpcProxy(
+      cleanups,
+      { protocol: 'dubbo', routes },
+      { blue: [blue.port], green: [green.port] },
+    );
+    const call = await consumer(port);
     const big = 2n ** 40n + 5n;
     const [a, b, c] = await Promise.all([
       call(big, request(big, 'sayHello', 'ann', { tenant: 'blue' })),

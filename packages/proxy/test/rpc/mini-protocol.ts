@@ -88,9 +88,12 @@ export function miniRequest(id: number, service: string, method: string, body = 
   });
 }
 
-/** A server speaking mini: `answer` returns the response body, or `null` to never answer. */
+/**
+ * A server speaking mini: `answer` returns the response body (status 0), a status and body, or
+ * `null` to never answer.
+ */
 export async function startMiniServer(
-  answer: (frame: Frame) => string | null,
+  answer: (frame: Frame) => string | { status: number; body: string } | null,
 ): Promise<{ port: number; requests: Frame[]; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const requests: Frame[] = [];
@@ -108,12 +111,14 @@ export async function startMiniServer(
           continue;
         }
         requests.push(f);
-        const body = answer(f);
-        if (body === null || f.kind === 'oneway') continue;
+        const out = answer(f);
+        if (out === null || f.kind === 'oneway') continue;
+        const { status, body } = typeof out === 'string' ? { status: 0, body: out } : out;
         const reply = new Frame({
           protocol: 'mini',
           kind: 'response',
           requestId: f.requestId,
+          status,
           body: Buffer.from(body),
         });
         for (const b of encodeMini(reply)) socket.write(b);

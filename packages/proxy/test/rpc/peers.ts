@@ -6,8 +6,10 @@ import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable, Transform, Writable } from 'node:stream';
 import { ByteQueue, bolt } from '@meshlet/codec';
-import type { RpcFrame } from '@meshlet/codec';
+import type { Protocol, RpcFrame } from '@meshlet/codec';
 import type * as model from '@meshlet/xds';
+import { createProxy } from '../../src/index.js';
+import type { HttpFilter } from '../../src/types.js';
 import { chainMatch, cluster, listener, snapshot } from '../e2e/helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -203,4 +205,31 @@ export async function rawBoltCall(port: number, service: string, method = 'call'
   } finally {
     socket.destroy();
   }
+}
+
+/** What {@link startRpcProxy} adds to the proxy's options. */
+export interface RpcProxyExtras {
+  readonly filters?: readonly HttpFilter[];
+  readonly protocols?: readonly Protocol[];
+  readonly clusters?: Partial<Record<string, Partial<model.Cluster>>>;
+}
+
+/**
+ * Starts a proxy (createProxy) with one `rpc` listener serving `config`, and STATIC clusters of
+ * loopback ports; `cleanups` gets its close. Resolves to the listener's port.
+ */
+export async function startRpcProxy(
+  cleanups: (() => unknown)[],
+  config: Partial<model.RpcProxy> & { protocol: string },
+  clusters: Record<string, number[]>,
+  extras: RpcProxyExtras = {},
+): Promise<number> {
+  const proxy = createProxy({
+    config: rpcSnapshot(config, clusters, extras.clusters === undefined ? {} : { clusters: extras.clusters }),
+    ...(extras.filters === undefined ? {} : { filters: extras.filters }),
+    ...(extras.protocols === undefined ? {} : { protocols: extras.protocols }),
+  });
+  cleanups.push(() => proxy.close());
+  await proxy.start();
+  return proxy.address('rpc')?.port ?? 0;
 }
