@@ -50,6 +50,7 @@ export class RpcRequestHead implements RequestHead {
   authority: string;
   private readonly frame: RpcFrame;
   private map: HeaderMap | null = null;
+  private changed = false;
   // The method and path are read on first use: a protocol may find the method in the body
   // (Bolt's Hessian SofaRequest), which routes without a method matcher never need.
   private rpcMethod: string | null = null;
@@ -79,6 +80,37 @@ export class RpcRequestHead implements RequestHead {
 
   get headers(): HeaderMap {
     return (this.map ??= headerMapOf(this.frame.headers));
+  }
+
+  /**
+   * Writes the filters' header changes into the frame's header map, so the request goes upstream
+   * with them. True once any header was changed (the frame must then be encoded whole). A map
+   * nobody read is unchanged; names are compared lower-cased, several values joined with `, `.
+   */
+  syncHeaders(): boolean {
+    const map = this.map;
+    if (map === null) return this.changed;
+    const headers = this.frame.headers;
+    // The frame's own spelling of each name, by its lower-cased form.
+    const spelled = new Map<string, string>();
+    for (const [name] of headers) spelled.set(name.toLowerCase(), name);
+    for (const [lower, name] of spelled) {
+      if (map[lower] === undefined) {
+        headers.delete(name);
+        this.changed = true;
+      }
+    }
+    for (const lower in map) {
+      const value = map[lower];
+      if (value === undefined) continue;
+      const text = typeof value === 'string' ? value : value.join(', ');
+      const name = spelled.get(lower) ?? lower;
+      if (headers.get(name) !== text) {
+        headers.set(name, text);
+        this.changed = true;
+      }
+    }
+    return this.changed;
   }
 }
 
@@ -291,14 +323,10 @@ export class RpcStream implements ChainStream, HttpContext, RpcResponseHandler {
     const frame = this.frame;
     frame.requestId = this.downstreamId;
     const oneway = frame.kind === 'oneway';
-    this.handle = handler.upstreams.send(
-      cluster,
-      host,
-      handler.protocol,
-      frame,
-      oneway ? handler.onewayOptions(this.timeoutMs) : handler.requestOptions(this.timeoutMs),
-      this,
-    );
+    let options = oneway ? handler.onewayOptions(this.timeoutMs) : handler.requestOptions(this.timeoutMs);
+    // A filter changed a header: the frame goes out encoded whole (rare; allocates).
+    if (this.request.syncHeaders()) options = { ...options, reencode: true };
+    this.handle = handler.upstreams.send(cluster, host, handler.protocol, frame, options, this);
     if (oneway) {
       // Nothing comes back: the request is done once handed over.
       this.handle = null;

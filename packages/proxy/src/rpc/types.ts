@@ -39,6 +39,11 @@ export interface RpcSendOptions {
   readonly timeoutMs: number;
   /** A oneway request: no response is expected; the handler gets nothing once it is written. */
   readonly oneway: boolean;
+  /**
+   * The frame's headers changed since it was decoded (a filter set one): encode it whole
+   * (`codec.encode`) rather than patching the id into the received bytes. Default false.
+   */
+  readonly reencode?: boolean;
 }
 
 /**

@@ -1,6 +1,10 @@
 // sofa-bolt-node client → meshlet (createProxy, rpc_proxy) → sofa-bolt-node server, on loopback.
+import { once } from 'node:events';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BoltStatus } from '@meshlet/codec';
+import { ByteQueue } from '@meshlet/buffer';
+import { BoltStatus, bolt } from '@meshlet/codec';
 import type * as model from '@meshlet/xds';
 import { defineHttpFilter } from '../../src/filters/define-http-filter.js';
 import type { HttpFilter } from '../../src/types.js';
@@ -128,6 +132,61 @@ describe('rpc_proxy: Bolt with sofa-bolt-node peers', () => {
     const results = await Promise.all(pending);
     for (const r of results) expect(r.data.error).toBeInstanceOf(Error);
     expect(results).toHaveLength(20);
+  });
+
+  it('forwards the header changes a filter makes (the frame is then encoded whole)', async () => {
+    const server = await startBoltServer();
+    scope.cleanups.push(() => server.close());
+    // A tap between the proxy and the server reads the header maps on the wire.
+    const seen: Map<string, string>[] = [];
+    const tap = net.createServer((down) => {
+      const up = net.connect(server.port, '127.0.0.1');
+      const codec = bolt.createCodec();
+      const queue = new ByteQueue();
+      down.on('data', (chunk: Buffer) => {
+        queue.push(Buffer.from(chunk));
+        for (let f = codec.decode(queue); f !== null; f = codec.decode(queue)) {
+          if (f.kind === 'request') seen.push(new Map(f.headers));
+        }
+        up.write(chunk);
+      });
+      up.pipe(down);
+      down.on('error', () => up.destroy());
+      up.on('error', () => down.destroy());
+      scope.cleanups.push(() => {
+        down.destroy();
+        up.destroy();
+      });
+    });
+    tap.listen(0, '127.0.0.1');
+    await once(tap, 'listening');
+    scope.cleanups.push(() => new Promise((resolve) => tap.close(resolve)));
+    const stamp = defineHttpFilter({
+      name: 'acme.stamp',
+      configure: () => null,
+      onRequest(ctx) {
+        if (ctx.request.headers['x-stamp'] === undefined) ctx.request.headers['x-tenant'] = 'acme';
+      },
+    });
+    const port = await startRpc(
+      {
+        protocol: 'bolt',
+        routes: [rpcRoute('greeter')],
+        httpFilters: [customFilter('stamp', 'acme.stamp')],
+      },
+      { greeter: [(tap.address() as AddressInfo).port] },
+      [stamp],
+    );
+    const client = await connect(port);
+    expect(answer(await client.invoke(boltRequest(SERVICE, 'hello', 1)))).toBe('bolt:1');
+    expect(answer(await client.invoke(boltRequest(SERVICE, 'hello', 2)))).toBe('bolt:2');
+    // The real server decoded the re-encoded frames; the header reached it, the service kept.
+    expect(server.requests.map((r) => r.data.args[0])).toEqual([1, 2]);
+    expect(seen).toHaveLength(2);
+    for (const headers of seen) {
+      expect(headers.get('x-tenant')).toBe('acme');
+      expect(headers.get('service')).toBe(SERVICE);
+    }
   });
 
   it('applies a local rate limit and a user filter to Bolt requests', async () => {

@@ -151,7 +151,10 @@ export class UpstreamConnection {
     const id = this.#ids.next(this.#pending, this.#heartbeatId);
     let parts: Buffer[];
     try {
-      parts = this.#codec.withRequestId(frame, id);
+      if (options.reencode === true) {
+        frame.requestId = id;
+        parts = this.#codec.encode(frame);
+      } else parts = this.#codec.withRequestId(frame, id);
     } catch (err) {
       frame.requestId = downstreamId;
       this.#settings.onError(err, 'rpc upstream encode');
