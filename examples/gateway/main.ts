@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   ConfigError,
+  createAdminServer,
   createProxy,
   defineHttpFilter,
   snapshotOfBootstrap,
@@ -75,15 +76,21 @@ const portOf = (server: Server): number => (server.address() as AddressInfo).por
 export interface Demo {
   readonly proxy: HttpProxy;
   readonly url: string;
+  /** The admin server (Envoy's admin API: /stats/prometheus, /clusters, /config_dump...). */
+  readonly adminUrl: string;
   close(): Promise<void>;
 }
 
-/** Starts the three services and the gateway on `port` (0: any free port) on 127.0.0.1. */
-export async function startDemo(port: number): Promise<Demo> {
+/**
+ * Starts the three services, the gateway on `port` and its admin server on `adminPort` (0: any
+ * free port), on 127.0.0.1.
+ */
+export async function startDemo(port: number, adminPort = 0): Promise<Demo> {
   const services = [await service('v1', 'v1-a'), await service('v1', 'v1-b', 2), await service('v2', 'v2-a')];
   const [v1a, v1b, v2] = services.map(portOf) as [number, number, number];
   const yaml = readFileSync(new URL('gateway.yaml', import.meta.url), 'utf8')
     .replaceAll('$GATEWAY_PORT', String(port))
+    .replaceAll('$ADMIN_PORT', String(adminPort))
     .replaceAll('$V1A_PORT', String(v1a))
     .replaceAll('$V1B_PORT', String(v1b))
     .replaceAll('$V2_PORT', String(v2));
@@ -96,25 +103,32 @@ export async function startDemo(port: number): Promise<Demo> {
     for (const s of services) s.closeAllConnections();
     await Promise.all(services.map(async (s) => new Promise((resolve) => s.close(resolve))));
   };
+  // Warnings and errors only: the tour's output stays readable (POST /logging?level=info for more).
+  const admin = createAdminServer({ proxy, bootstrap, logLevel: 'warning' });
   try {
     await proxy.start();
+    await admin.start();
   } catch (error) {
+    await admin.close();
     await proxy.close();
     await closeServices();
     throw error;
   }
+  const adminAddress = admin.address() as AddressInfo;
   return {
     proxy,
     url: `http://127.0.0.1:${proxy.address('gateway')?.port}`,
+    adminUrl: `http://127.0.0.1:${adminAddress.port}`,
     async close() {
+      await admin.close();
       await proxy.close();
       await closeServices();
     },
   };
 }
 
-/** A few requests that show each feature, with what came back. */
-export async function tour(url: string): Promise<string[]> {
+/** A few requests that show each feature, with what came back; then what the admin's stats say. */
+export async function tour(url: string, adminUrl?: string): Promise<string[]> {
   const lines: string[] = [];
   const show = async (label: string, path: string, headers: Record<string, string> = {}): Promise<void> => {
     const res = await fetch(url + path, { headers });
@@ -138,19 +152,36 @@ export async function tour(url: string): Promise<string[]> {
   lines.push(
     `${'12 more requests (10 per second)'.padEnd(34)} → ${[...statuses].map(([s, n]) => `${n}×${s}`).join(', ')}`,
   );
+  if (adminUrl !== undefined) {
+    // Envoy's metric names, so Envoy's Grafana dashboards work: requests per cluster and class.
+    const res = await fetch(`${adminUrl}/stats/prometheus`);
+    const wanted =
+      /^envoy_cluster_upstream_rq_xx\{envoy_cluster_name="(\w+)",envoy_response_code_class="(\d)"\} (\d+)/;
+    const counts: string[] = [];
+    for (const line of (await res.text()).split('\n')) {
+      const m = wanted.exec(line);
+      if (m !== null && m[3] !== '0') counts.push(`${m[1]} ${m[2]}xx: ${m[3]}`);
+    }
+    lines.push(`${'admin /stats/prometheus'.padEnd(34)} → ${counts.join(', ')}`);
+  }
   return lines;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const smoke = process.argv.includes('--smoke');
   const port = smoke ? 0 : Number(process.env.PORT ?? 8080);
-  const demo = await startDemo(port).catch((error: unknown) => {
-    console.error(`could not start the demo gateway on 127.0.0.1:${port}: ${String(error)}`);
-    console.error('(set PORT to another port)');
+  const adminPort = smoke ? 0 : Number(process.env.ADMIN_PORT ?? 9901);
+  const demo = await startDemo(port, adminPort).catch((error: unknown) => {
+    console.error(
+      `could not start the demo gateway on 127.0.0.1:${port} (admin ${adminPort}): ${String(error)}`,
+    );
+    console.error('(set PORT and ADMIN_PORT to other ports)');
     process.exit(1);
   });
-  console.log(`meshlet demo gateway on ${demo.url} (config: examples/gateway/gateway.yaml)\n`);
-  for (const line of await tour(demo.url)) console.log('  ' + line);
+  console.log(
+    `meshlet demo gateway on ${demo.url}, admin on ${demo.adminUrl} (config: examples/gateway/gateway.yaml)\n`,
+  );
+  for (const line of await tour(demo.url, demo.adminUrl)) console.log('  ' + line);
   if (smoke) {
     await demo.close();
   } else {
@@ -161,6 +192,8 @@ Try it yourself:
   curl -i -H 'x-api-key: demo-key' ${demo.url}/api/catalog          # v1, retried past the flaky instance
   curl -i -H 'x-api-key: demo-key' -H 'x-env: canary' ${demo.url}/api/catalog   # the v2 canary
   for i in $(seq 15); do curl -s -o /dev/null -w '%{http_code} ' -H 'x-api-key: demo-key' ${demo.url}/api/x; done; echo   # 429s past 10/s
+  curl -s ${demo.adminUrl}/stats/prometheus | grep upstream_rq_xx        # Envoy-named metrics
+  curl -s ${demo.adminUrl}/clusters                                     # hosts, health, outlier state
 
 Serving until Ctrl-C.`);
     const stop = async (): Promise<void> => {
