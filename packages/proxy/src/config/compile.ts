@@ -196,7 +196,7 @@ function compileNetworkChain(
 }
 
 /** Network chains run no node:http server: these limits are never read. */
-const NETWORK_LIMITS: ServerLimits = {
+export const NETWORK_LIMITS: ServerLimits = {
   maxHeaderSize: 0,
   requestTimeoutMs: 0,
   headersTimeoutMs: 0,

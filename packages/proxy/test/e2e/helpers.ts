@@ -378,3 +378,28 @@ export async function namedUpstream(name: string, handler?: http.RequestListener
   });
   return { name, port: started.port, requests, sockets, server: started.server, close: started.close };
 }
+
+/** Envoy's outlier detection defaults, with `consecutive5xx` and others as given (1: one 5xx ejects). */
+export function outlierDetection(more: Partial<model.OutlierDetection> = {}): model.OutlierDetection {
+  return {
+    consecutive5xx: 5,
+    consecutiveGatewayFailure: 5,
+    consecutiveLocalOriginFailure: 5,
+    intervalMs: 10_000,
+    baseEjectionTimeMs: 30_000,
+    maxEjectionTimeMs: 300_000,
+    maxEjectionPercent: 10,
+    enforcingConsecutive5xx: 100,
+    enforcingConsecutiveGatewayFailure: 0,
+    enforcingSuccessRate: 100,
+    successRateMinimumHosts: 5,
+    successRateRequestVolume: 100,
+    successRateStdevFactor: 1900,
+    failurePercentageThreshold: 85,
+    enforcingFailurePercentage: 0,
+    failurePercentageMinimumHosts: 5,
+    failurePercentageRequestVolume: 50,
+    splitExternalLocalOriginErrors: false,
+    ...more,
+  };
+}

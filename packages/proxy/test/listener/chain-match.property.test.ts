@@ -8,20 +8,10 @@ import {
   CompiledListener,
   type ServerLimits,
 } from '../../src/listener/filter-chains.js';
+import { NETWORK_LIMITS } from '../../src/config/compile.js';
 import { NOOP_STREAM_OBSERVER } from '../../src/observe/noop.js';
 
-const UNUSED: ServerLimits = {
-  maxHeaderSize: 0,
-  requestTimeoutMs: 0,
-  headersTimeoutMs: 0,
-  idleTimeoutMs: 0,
-  streamIdleTimeoutMs: 0,
-  maxHeadersCount: 0,
-  maxRequestsPerConnection: 0,
-  maxConcurrentStreams: undefined,
-  initialStreamWindowSize: undefined,
-  initialConnectionWindowSize: undefined,
-};
+const UNUSED: ServerLimits = NETWORK_LIMITS;
 const handler: ConnectionHandler = { kind: 'tcp', handle: () => undefined };
 const NAMES = ['a.example.com', 'b.example.com', '*.example.com', '*.b.example.com', 'other.org'];
 const PROTOCOLS = ['http/1.1', 'h2c', 'bolt', 'toy'];

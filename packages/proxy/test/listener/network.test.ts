@@ -15,6 +15,7 @@ import {
   type ServerLimits,
 } from '../../src/listener/filter-chains.js';
 import { ProxyListener } from '../../src/listener/listener.js';
+import { NETWORK_LIMITS } from '../../src/config/compile.js';
 import { NOOP_STREAM_OBSERVER } from '../../src/observe/noop.js';
 import { chainMatch, cluster, listener, snapshot } from '../e2e/helpers.js';
 import { cleanupAfterEach } from '../e2e/scope.js';
@@ -22,18 +23,7 @@ import { connect, readBytes, startEchoServer, tcpChain, tcpProxy } from '../tcp/
 
 const cleanups = cleanupAfterEach();
 
-const UNUSED: ServerLimits = {
-  maxHeaderSize: 0,
-  requestTimeoutMs: 0,
-  headersTimeoutMs: 0,
-  idleTimeoutMs: 0,
-  streamIdleTimeoutMs: 0,
-  maxHeadersCount: 0,
-  maxRequestsPerConnection: 0,
-  maxConcurrentStreams: undefined,
-  initialStreamWindowSize: undefined,
-  initialConnectionWindowSize: undefined,
-};
+const UNUSED: ServerLimits = NETWORK_LIMITS;
 
 /** A handler that answers each chunk with its tag, and closes its connections when drained. */
 class TaggingHandler implements ConnectionHandler {

@@ -14,7 +14,7 @@ import type {
   StreamInfo,
 } from '../../src/index.js';
 import { createClusterManager } from '../../src/cluster/cluster-manager.js';
-import { cluster } from '../e2e/helpers.js';
+import { cluster, outlierDetection } from '../e2e/helpers.js';
 
 function value(store: StatsStore, name: string): number | undefined {
   for (const c of store.counters()) if (c.name === name) return c.value;
@@ -60,26 +60,11 @@ function stream(status: number | null, aborted = false): HttpContext {
 }
 
 /** Envoy's outlier detection defaults, but one 5xx ejects. */
-const ejectOnFirst5xx: model.OutlierDetection = {
+const ejectOnFirst5xx = outlierDetection({
   consecutive5xx: 1,
-  consecutiveGatewayFailure: 5,
-  consecutiveLocalOriginFailure: 5,
-  intervalMs: 10_000,
-  baseEjectionTimeMs: 30_000,
-  maxEjectionTimeMs: 300_000,
   maxEjectionPercent: 100,
-  enforcingConsecutive5xx: 100,
-  enforcingConsecutiveGatewayFailure: 0,
   enforcingSuccessRate: 0,
-  successRateMinimumHosts: 5,
-  successRateRequestVolume: 100,
-  successRateStdevFactor: 1900,
-  failurePercentageThreshold: 85,
-  enforcingFailurePercentage: 0,
-  failurePercentageMinimumHosts: 5,
-  failurePercentageRequestVolume: 50,
-  splitExternalLocalOriginErrors: false,
-};
+});
 
 const addressOf = (name: string) => (name === 'rpc' ? { address: '0.0.0.0', port: 12200 } : undefined);
 
