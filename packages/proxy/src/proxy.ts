@@ -159,9 +159,13 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     this.stats = options.stats === false ? null : (options.stats ?? createStatsStore());
     const proxyStats = this.stats === null ? null : new ProxyStats(this.stats, (name) => this.address(name));
     if (proxyStats !== null) this.observers.push(proxyStats);
-    this.accessLogs = new AccessLogs(options.accessLogs ?? {}, (error) => {
-      this.emit('error', error, 'access log');
-    });
+    this.accessLogs = new AccessLogs(
+      options.accessLogs ?? {},
+      (error) => {
+        this.emit('error', error, 'access log');
+      },
+      this.stats,
+    );
     this.observers.push(new Tracing(options.tracing ?? {}, random), this.accessLogs, diagnosticsObservers);
     publishProxyEvents(this);
     if (options.observers !== undefined) this.observers.push(...options.observers);

@@ -1,5 +1,6 @@
 // The access log observer factory: per filter chain, the chain's `access_log` entries compiled
 // (format, filter, destination); per stream (HTTP, RPC) or per connection (TCP), a line.
+import type { Scope } from '@meshlet/stats';
 import type * as model from '@meshlet/xds';
 import { ConfigError } from '../errors.js';
 import type {
@@ -17,6 +18,7 @@ import {
   type AccessLogSink,
   AccessLogWriter,
   type LineOutput,
+  ScopedAccessLogCounters,
   SinkOutput,
   StreamOutput,
   fileOutput,
@@ -109,14 +111,19 @@ class AccessLogObserver implements StreamObserver {
  */
 export class AccessLogs implements ObserverFactory {
   /** Lines queued, written, dropped (slow destination) and failed, for every destination. */
-  readonly counters: AccessLogCounters = { queued: 0, written: 0, dropped: 0, flushes: 0, failed: 0 };
+  readonly counters: AccessLogCounters;
   private readonly writers = new Map<string, AccessLogWriter>();
   private readonly sinks: Readonly<Record<string, AccessLogSink>>;
   private readonly maxQueued: number;
   private readonly closeTimeoutMs: number;
   private readonly onError: (error: unknown) => void;
 
-  constructor(options: AccessLogOptions, onError: (error: unknown) => void) {
+  /** `stats`: where the counters are recorded (`access_log.*`); plain numbers without. */
+  constructor(options: AccessLogOptions, onError: (error: unknown) => void, stats: Scope | null = null) {
+    this.counters =
+      stats === null
+        ? { queued: 0, written: 0, dropped: 0, flushes: 0, failed: 0 }
+        : new ScopedAccessLogCounters(stats);
     this.sinks = options.sinks ?? {};
     this.maxQueued = options.maxQueuedLines ?? DEFAULT_MAX_QUEUED;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;

@@ -7,6 +7,7 @@
 //                       └─ full: dropped++                         └─ pending: wait, keep queueing
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import type { Counter, Scope } from '@meshlet/stats';
 
 /**
  * A user sink for access log lines (no trailing newline). Return a promise to make the proxy
@@ -18,7 +19,7 @@ export type AccessLogSink = (lines: readonly string[]) => void | Promise<void>;
 export interface AccessLogCounters {
   /** Lines formatted and queued. */
   queued: number;
-  /** Lines handed to a destination. */
+  /** Lines a destination took (its write succeeded). */
   written: number;
   /** Lines dropped because a destination's queue was full (a slow sink). */
   dropped: number;
@@ -172,7 +173,6 @@ export class AccessLogWriter {
     this.queue = [];
     this.pending = true;
     this.counters.flushes++;
-    this.counters.written += batch.length;
     this.output.write(batch, (error) => {
       this.written(batch.length, error);
     });
@@ -180,8 +180,8 @@ export class AccessLogWriter {
 
   private written(count: number, error: unknown): void {
     this.pending = false;
-    if (error !== undefined) {
-      this.counters.written -= count;
+    if (error === undefined) this.counters.written += count;
+    else {
       this.counters.failed += count;
       this.onError(error);
     }
@@ -223,4 +223,65 @@ export class AccessLogWriter {
 
 function flushWriter(writer: AccessLogWriter): void {
   writer.flush();
+}
+
+/**
+ * Access log counters recorded as stats (`access_log.lines_queued`, `lines_written`,
+ * `lines_dropped`, `lines_failed`, `flushes`), so `/stats` and Prometheus show a slow sink's drops.
+ */
+export class ScopedAccessLogCounters implements AccessLogCounters {
+  readonly #queued: Counter;
+  readonly #written: Counter;
+  readonly #dropped: Counter;
+  readonly #flushes: Counter;
+  readonly #failed: Counter;
+
+  constructor(root: Scope) {
+    const scope = root.scope('access_log');
+    this.#queued = scope.counter('lines_queued');
+    this.#written = scope.counter('lines_written');
+    this.#dropped = scope.counter('lines_dropped');
+    this.#flushes = scope.counter('flushes');
+    this.#failed = scope.counter('lines_failed');
+  }
+
+  get queued(): number {
+    return this.#queued.value;
+  }
+
+  set queued(value: number) {
+    this.#queued.add(value - this.#queued.value);
+  }
+
+  get written(): number {
+    return this.#written.value;
+  }
+
+  set written(value: number) {
+    this.#written.add(value - this.#written.value);
+  }
+
+  get dropped(): number {
+    return this.#dropped.value;
+  }
+
+  set dropped(value: number) {
+    this.#dropped.add(value - this.#dropped.value);
+  }
+
+  get flushes(): number {
+    return this.#flushes.value;
+  }
+
+  set flushes(value: number) {
+    this.#flushes.add(value - this.#flushes.value);
+  }
+
+  get failed(): number {
+    return this.#failed.value;
+  }
+
+  set failed(value: number) {
+    this.#failed.add(value - this.#failed.value);
+  }
 }

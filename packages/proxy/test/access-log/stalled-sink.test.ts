@@ -78,9 +78,13 @@ describe('a stalled access log sink', () => {
     expect(stalledCalls).toBe(1);
     const c = stalled.accessLogs.counters;
     expect(stalled.accessLogs.queued).toBe(50);
-    expect(c.queued).toBe(c.written + 50);
+    // One line was handed to the stalled sink (never written), 50 wait behind it.
+    expect(c.written).toBe(0);
+    expect(c.queued).toBe(1 + 50);
     expect(c.queued + c.dropped).toBe(total);
     expect(c.dropped).toBeGreaterThan(total - 60);
+    // The counters are the proxy's stats too.
+    expect(stalled.stats?.text()).toContain(`access_log.lines_dropped: ${String(c.dropped)}`);
     await fast.close();
     expect(fastLines).toBe(total);
     expect(fast.accessLogs.counters.dropped).toBe(0);
@@ -106,14 +110,17 @@ describe('a stalled access log sink', () => {
     for (let i = 0; i < 10; i++) writer.push(`l${String(i)}`);
     writer.flush();
     expect(writer.queued).toBe(3);
-    expect(c).toMatchObject({ queued: 4, written: 1, dropped: 7 });
+    // The first line is still with the paused stream: handed over, not yet written.
+    expect(c).toMatchObject({ queued: 4, written: 0, dropped: 7 });
     (release as unknown as () => void)();
     await new Promise<void>((resolve) => setImmediate(resolve));
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(chunks[1]).toBe('l0\nl1\nl2\n');
+    // The stream took the second batch under its high-water mark: written as soon as handed.
     expect(c).toMatchObject({ written: 4, dropped: 7, flushes: 2 });
     (release as unknown as () => void)();
     await writer.close(100);
+    expect(c.written).toBe(4);
     expect(paused.writableEnded).toBe(true);
   });
 
