@@ -10,7 +10,14 @@ import type { DownstreamConnection, ConnectionInfoImpl } from '../listener/conne
 import type { HeaderMap, RouteTable, RouterFilter, StreamObserver } from '../types.js';
 import { H1Stream, H1UpgradeStream } from './h1-stream.js';
 import { H2Stream } from './h2-stream.js';
-import { forwardableRequestHeaders, isHopByHop, stripHopByHop, trustedClientAddress } from './headers.js';
+import {
+  forwardableRequestHeaders,
+  isHopByHop,
+  isInternalRequest,
+  sanitizeExternal,
+  stripHopByHop,
+  trustedClientAddress,
+} from './headers.js';
 import { RequestHeadImpl, type StreamInfoImpl } from './stream-info.js';
 import type { HttpStream } from './stream.js';
 
@@ -206,6 +213,10 @@ export class HttpConnectionManager {
     if (config.normalizePath || config.mergeSlashes) request.path = normalizedPath(request.path, config);
     const peer = connection.remoteAddress;
     const xff = headers['x-forwarded-for'];
+    // Envoy's header sanitizing: an external client cannot set what only a trusted hop may.
+    if (isInternalRequest(xff, peer, config.useRemoteAddress)) {
+      if (config.useRemoteAddress) headers['x-envoy-internal'] = 'true';
+    } else sanitizeExternal(headers);
     info.downstreamRemoteAddress = trustedClientAddress(
       xff,
       peer,

@@ -117,6 +117,72 @@ export function trustedClientAddress(
   return index >= 0 && index < list.length ? (list[index] as string) : peer;
 }
 
+/**
+ * Headers only a trusted hop may set (Envoy's header sanitizing): removed from external
+ * requests, so a client cannot pose as internal (`x-envoy-internal` lifts a virtual host's
+ * `require_tls: EXTERNAL_ONLY`) or steer the proxy's retries and timeouts.
+ */
+const SANITIZED: ReadonlySet<string> = new Set([
+  'x-envoy-decorator-operation',
+  'x-envoy-downstream-service-cluster',
+  'x-envoy-downstream-service-node',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-external-address',
+  'x-envoy-force-trace',
+  'x-envoy-internal',
+  'x-envoy-ip-tags',
+  'x-envoy-max-retries',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-retry-on',
+  'x-envoy-upstream-alt-stat-name',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-stream-duration-ms',
+]);
+
+/** Removes the headers only a trusted hop may set (see {@link SANITIZED}); one pass, no allocation. */
+export function sanitizeExternal(headers: HeaderMap): void {
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 120 /* 'x' */ && SANITIZED.has(name)) Reflect.deleteProperty(headers, name);
+  }
+}
+
+/**
+ * An internal address, as Envoy's default `internal_address_config`: RFC 1918 (10/8, 172.16/12,
+ * 192.168/16), RFC 4193 (fc00::/7) and loopback (127/8, ::1).
+ */
+export function isInternalAddress(address: string): boolean {
+  if (address === '::1') return true;
+  const first = address.charCodeAt(0);
+  if (address.includes(':')) {
+    // fc00::/7: the first byte is fc or fd.
+    const lower = address.slice(0, 2).toLowerCase();
+    return (lower === 'fc' || lower === 'fd') && address.indexOf(':') === 4;
+  }
+  if (first < 48 || first > 57) return false;
+  const parts = address.split('.');
+  if (parts.length !== 4) return false;
+  const a = Number(parts[0]);
+  const b = Number(parts[1]);
+  return a === 10 || a === 127 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+}
+
+/**
+ * Whether a request is internal, as Envoy decides it from `x-forwarded-for`: with
+ * `use_remote_address`, when the client sent no XFF and its address is internal; without, when
+ * XFF holds exactly one address and it is internal.
+ */
+export function isInternalRequest(
+  xff: string | string[] | undefined,
+  peer: string,
+  useRemoteAddress: boolean,
+): boolean {
+  if (useRemoteAddress) return xff === undefined && isInternalAddress(peer);
+  const list = parseXff(xff);
+  return list.length === 1 && isInternalAddress(list[0] as string);
+}
+
 /** An IPv4-mapped IPv6 address as its IPv4 form (`::ffff:127.0.0.1` → `127.0.0.1`). */
 export function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;

@@ -1,6 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { cluster, gateway, match, origin, route, routeAction, startHttpServer } from './helpers.js';
+import {
+  cluster,
+  filterChain,
+  gateway,
+  hcm,
+  listener,
+  match,
+  origin,
+  route,
+  routeAction,
+  routeConfig,
+  snapshot,
+  startHttpServer,
+  virtualHost,
+} from './helpers.js';
 import { e2eScope } from './scope.js';
 
 const { cleanups, start } = e2eScope();
@@ -67,5 +81,75 @@ describe('forwarding through the proxy (HTTP/1.1, keep-alive)', () => {
     const empty = await request(`${origin(proxy)}/api`);
     expect(empty.statusCode).toBe(503);
     expect(await empty.body.text()).toBe('no healthy upstream');
+  });
+
+  it('strips the headers only a trusted hop may set from external requests (Envoy header sanitizing)', async () => {
+    const headersSeen: Record<string, string | string[] | undefined>[] = [];
+    const server = await startHttpServer((req, res) => {
+      headersSeen.push(req.headers);
+      res.end('ok');
+    });
+    cleanups.push(server.close);
+    const config = (useRemoteAddress: boolean) =>
+      gateway({
+        routes: [route('r', { route: routeAction('a') })],
+        clusters: [cluster('a', [server.port])],
+        hcm: { useRemoteAddress },
+      });
+    const forged = {
+      'x-envoy-internal': 'true',
+      'x-envoy-retry-on': '5xx',
+      'x-envoy-max-retries': '9',
+      'x-envoy-upstream-rq-timeout-ms': '1',
+      'x-envoy-fault-abort-request': '503', // not a sanitized header: left to the fault filter
+    };
+    // Without use_remote_address, a request whose XFF is not one internal address is external.
+    const edge = await start(config(false));
+    await (
+      await request(`${origin(edge)}/`, { headers: { ...forged, 'x-forwarded-for': '203.0.113.7' } })
+    ).body.text();
+    expect(headersSeen[0]?.['x-envoy-internal']).toBeUndefined();
+    expect(headersSeen[0]?.['x-envoy-retry-on']).toBeUndefined();
+    expect(headersSeen[0]?.['x-envoy-max-retries']).toBeUndefined();
+    expect(headersSeen[0]?.['x-envoy-upstream-rq-timeout-ms']).toBeUndefined();
+    expect(headersSeen[0]?.['x-envoy-fault-abort-request']).toBe('503');
+    // XFF of exactly one internal address: an internal request, headers kept.
+    await (
+      await request(`${origin(edge)}/`, { headers: { ...forged, 'x-forwarded-for': '10.1.2.3' } })
+    ).body.text();
+    expect(headersSeen[1]?.['x-envoy-retry-on']).toBe('5xx');
+    expect(headersSeen[1]?.['x-envoy-internal']).toBe('true');
+    // With use_remote_address, a loopback client without XFF is internal: the proxy says so.
+    const inner = await start(config(true));
+    await (await request(`${origin(inner)}/`)).body.text();
+    expect(headersSeen[2]?.['x-envoy-internal']).toBe('true');
+    // ... and one that sent an XFF is external, whatever it claims.
+    await (
+      await request(`${origin(inner)}/`, { headers: { ...forged, 'x-forwarded-for': '10.1.2.3' } })
+    ).body.text();
+    expect(headersSeen[3]?.['x-envoy-internal']).toBeUndefined();
+    expect(headersSeen[3]?.['x-envoy-retry-on']).toBeUndefined();
+  });
+
+  it('a forged x-envoy-internal does not lift require_tls EXTERNAL_ONLY', async () => {
+    const server = await startHttpServer((_req, res) => {
+      res.end('ok');
+    });
+    cleanups.push(server.close);
+    const vhost = virtualHost('secure', ['*'], [route('r', { route: routeAction('a') })], {
+      requireTls: 'EXTERNAL_ONLY',
+    });
+    const proxy = await start(
+      snapshot({
+        listeners: [listener('ingress', [filterChain(hcm({ routeConfig: routeConfig('local', [vhost]) }))])],
+        clusters: [cluster('a', [server.port])],
+      }),
+    );
+    const forged = await request(`${origin(proxy)}/pay`, {
+      headers: { host: 'shop.example.com', 'x-envoy-internal': 'true', 'x-forwarded-for': '203.0.113.7' },
+    });
+    await forged.body.dump();
+    expect(forged.statusCode).toBe(301);
+    expect(forged.headers.location).toBe('https://shop.example.com/pay');
   });
 });

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  isInternalAddress,
+  isInternalRequest,
   forwardableRequestHeaders,
   isHopByHop,
   stripHopByHop,
@@ -176,5 +178,43 @@ describe('local replies', () => {
       body: Buffer.from('no healthy upstream'),
     });
     expect(buildLocalReply(404, undefined, undefined, false).headers).toEqual({ 'content-length': '0' });
+  });
+});
+
+describe('internal addresses and requests (Envoy header sanitizing)', () => {
+  it('knows RFC 1918, RFC 4193 and loopback addresses, and nothing else', () => {
+    for (const a of [
+      '10.0.0.1',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '127.0.0.1',
+      '::1',
+      'fd00::1',
+      'fc12:3::4',
+    ])
+      expect(isInternalAddress(a), a).toBe(true);
+    for (const a of [
+      '8.8.8.8',
+      '172.32.0.1',
+      '172.15.0.1',
+      '192.169.0.1',
+      '11.0.0.1',
+      '2001:db8::1',
+      'fe80::1',
+      'fd',
+      '',
+    ])
+      expect(isInternalAddress(a), a).toBe(false);
+  });
+
+  it('decides as Envoy: use_remote_address → no XFF and an internal peer; else one internal XFF entry', () => {
+    expect(isInternalRequest(undefined, '127.0.0.1', true)).toBe(true);
+    expect(isInternalRequest('10.0.0.1', '127.0.0.1', true)).toBe(false);
+    expect(isInternalRequest(undefined, '203.0.113.9', true)).toBe(false);
+    expect(isInternalRequest('10.0.0.1', '203.0.113.9', false)).toBe(true);
+    expect(isInternalRequest('10.0.0.1, 10.0.0.2', '127.0.0.1', false)).toBe(false);
+    expect(isInternalRequest(undefined, '127.0.0.1', false)).toBe(false);
+    expect(isInternalRequest('203.0.113.9', '127.0.0.1', false)).toBe(false);
   });
 });
