@@ -2,5 +2,5 @@
 export { Tracing } from './tracing.js';
 export type { TracingOptions } from './tracing.js';
 export type { OtelApi, OtelSpan, OtelSpanContext, OtelTracer } from './otel.js';
-export { parseTraceParent, formatTraceParent } from './trace-context.js';
-export type { TraceParent } from './trace-context.js';
+export { parseTraceParent, formatTraceParent, parseB3 } from './trace-context.js';
+export type { B3Parent, TraceParent } from './trace-context.js';

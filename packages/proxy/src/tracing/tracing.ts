@@ -11,7 +11,15 @@ import {
   SPAN_STATUS_ERROR,
   loadOpenTelemetry,
 } from './otel.js';
-import { formatTraceParent, newSpanId, newTraceId, parseTraceParent } from './trace-context.js';
+import {
+  formatTraceParent,
+  newSpanId,
+  newTraceId,
+  parseB3,
+  parseTraceParent,
+  type TraceParent,
+  writeB3,
+} from './trace-context.js';
 
 /** Options of a proxy's tracing (`ProxyOptions.tracing`). */
 export interface TracingOptions {
@@ -56,9 +64,17 @@ class TracingObserver implements StreamObserver {
 
   streamStarted(ctx: HttpContext): void {
     const headers = ctx.request.headers;
-    const parent = parseTraceParent(headers.traceparent);
+    // W3C first; a client that speaks only Zipkin's B3 is understood, and answered in B3 too.
+    const w3c = parseTraceParent(headers.traceparent);
+    // B3 headers are read when present (to answer in their form), and trusted when no W3C one is.
+    const b3 = headers.b3 !== undefined || headers['x-b3-traceid'] !== undefined ? parseB3(headers) : null;
+    let parent: TraceParent | null = w3c ?? b3;
     let sampled: boolean;
-    if (parent !== null) sampled = (parent.flags & 1) === 1;
+    if (w3c === null && b3 !== null && !b3.decided) {
+      // B3 ids without a sampling decision: the proxy decides, as for a new trace.
+      sampled = this.draw(this.random) && this.draw(this.overall);
+      parent = { traceId: b3.traceId, spanId: b3.spanId, flags: sampled ? 1 : 0 };
+    } else if (parent !== null) sampled = (parent.flags & 1) === 1;
     else {
       // A new trace: `tracestate` without a valid `traceparent` means nothing (W3C), drop it.
       if (headers.tracestate !== undefined) Reflect.deleteProperty(headers, 'tracestate');
@@ -82,6 +98,7 @@ class TracingObserver implements StreamObserver {
     if (traceId === '') traceId = newTraceId();
     if (spanId === '') spanId = newSpanId();
     headers.traceparent = formatTraceParent(traceId, spanId, sampled);
+    if (b3 !== null) writeB3(headers, b3, traceId, spanId, parent?.spanId ?? b3.spanId, sampled);
   }
 
   streamEnded(ctx: HttpContext): void {

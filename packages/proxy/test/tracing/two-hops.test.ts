@@ -21,6 +21,7 @@ const TRACING: model.HttpTracing = { clientSampling: 100, randomSampling: 100, o
 
 /** What the final upstream saw, per request. */
 interface Seen {
+  b3: Record<string, string | undefined>;
   traceparent: string | undefined;
   tracestate: string | undefined;
   requestId: string | undefined;
@@ -43,7 +44,15 @@ function hopLog(): { lines: string[]; log: model.AccessLog; sink: (l: readonly s
 async function twoHops(options: Partial<ProxyOptions>, tracing: model.HttpTracing = TRACING) {
   const seen: Seen[] = [];
   const up = await upstream('up', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const h = req.headers as Record<string, string | undefined>;
     seen.push({
+      b3: {
+        b3: h.b3,
+        traceId: h['x-b3-traceid'],
+        spanId: h['x-b3-spanid'],
+        parentSpanId: h['x-b3-parentspanid'],
+        sampled: h['x-b3-sampled'],
+      },
       traceparent: req.headers.traceparent as string | undefined,
       tracestate: req.headers.tracestate as string | undefined,
       requestId: req.headers['x-request-id'] as string | undefined,
@@ -112,6 +121,29 @@ describe('tracing through two meshlet hops', () => {
     expect(idA).toMatch(/^[0-9a-f-]{36}$/);
     expect(idB).toBe(idA);
     expect(hops.seen[0]?.requestId).toBe(idA);
+  });
+
+  it('understands a client that speaks only B3 (multi and single header) and answers each hop in B3', async () => {
+    const hops = await twoHops({ tracing: { api: null } });
+    const trace64 = 'a3ce929d0e0e4736';
+    await hops.send({ 'x-b3-traceid': trace64, 'x-b3-spanid': CLIENT_SPAN, 'x-b3-sampled': '1' });
+    await hops.send({ b3: `${TRACE}-${CLIENT_SPAN}-0` });
+    const [multi, single] = hops.seen;
+    // The W3C header carries the same trace (64-bit ids padded), B3 keeps the client's width.
+    const w3c = fields(multi?.traceparent);
+    expect(w3c.traceId).toBe(`0000000000000000${trace64}`);
+    expect(w3c.flags).toBe('01');
+    expect(multi?.b3.traceId).toBe(trace64);
+    expect(multi?.b3.spanId).toBe(w3c.spanId);
+    expect(multi?.b3.sampled).toBe('1');
+    // B's parent is A's span, not the client's: each hop has its own.
+    expect(multi?.b3.parentSpanId).not.toBe(CLIENT_SPAN);
+    expect(multi?.b3.parentSpanId).toMatch(/^[0-9a-f]{16}$/);
+    const w3cSingle = fields(single?.traceparent);
+    expect(w3cSingle.traceId).toBe(TRACE);
+    expect(w3cSingle.flags).toBe('00');
+    expect(single?.b3.b3).toMatch(new RegExp(`^${TRACE}-${w3cSingle.spanId}-0-[0-9a-f]{16}$`));
+    expect(single?.b3.traceId).toBeUndefined();
   });
 
   it('starts a new trace for a missing or malformed traceparent, and drops its tracestate', async () => {
