@@ -108,6 +108,16 @@ export interface StreamInfo {
   /** `performance.now()` when the stream ended (response finished or reset). */
   endTime: number;
   /**
+   * `performance.now()` when the whole request (head and body) had arrived, once it has: Envoy's
+   * `%REQUEST_DURATION%` is this minus `startTime`. Set by the router filter.
+   */
+  requestCompleteTime?: number | undefined;
+  /**
+   * `performance.now()` when the upstream response head that was sent downstream arrived:
+   * `%RESPONSE_DURATION%` is this minus `startTime`, `%RESPONSE_TX_DURATION%` `endTime` minus this.
+   */
+  firstUpstreamByteTime?: number | undefined;
+  /**
    * The client address the connection manager trusts (Envoy's downstream remote address): the
    * peer, or an `x-forwarded-for` entry per `useRemoteAddress` and `xffNumTrustedHops`.
    */

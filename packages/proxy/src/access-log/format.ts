@@ -202,6 +202,11 @@ function op(value: (entry: LogEntry) => Value): Operator {
   return { value };
 }
 
+/** Milliseconds from the stream's start to `time`, or missing (`-`) when that moment never came. */
+function sinceStart(info: StreamInfo, time: number | undefined): number | undefined {
+  return time === undefined ? undefined : Math.round(time - info.startTime);
+}
+
 function withPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
@@ -220,6 +225,12 @@ const SIMPLE: Record<string, Operator | undefined> = {
   }),
   RESPONSE_CODE_DETAILS: op((e) => e.info.responseCodeDetails),
   DURATION: op((e) => (e.info.endTime > 0 ? Math.round(e.info.endTime - e.info.startTime) : undefined)),
+  REQUEST_DURATION: op((e) => sinceStart(e.info, e.info.requestCompleteTime)),
+  RESPONSE_DURATION: op((e) => sinceStart(e.info, e.info.firstUpstreamByteTime)),
+  RESPONSE_TX_DURATION: op((e) => {
+    const first = e.info.firstUpstreamByteTime;
+    return first === undefined || e.info.endTime === 0 ? undefined : Math.round(e.info.endTime - first);
+  }),
   BYTES_RECEIVED: op((e) => e.info.bytesReceived),
   BYTES_SENT: op((e) => e.info.bytesSent),
   PROTOCOL: op((e) => e.ctx?.protocol),

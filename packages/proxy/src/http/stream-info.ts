@@ -13,6 +13,8 @@ export class StreamInfoImpl implements StreamInfo {
   bytesReceived = 0;
   bytesSent = 0;
   endTime = 0;
+  requestCompleteTime: number | undefined = undefined;
+  firstUpstreamByteTime: number | undefined = undefined;
   downstreamRemoteAddress: string;
 
   constructor(startTime: number, startTimeUnixMs: number, downstreamRemoteAddress: string) {

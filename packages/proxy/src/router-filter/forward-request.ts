@@ -659,6 +659,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
     const head = new UpstreamHead(status, headers);
     (this.route as RouteEntry).applyResponseHeaders(head, this.choice, this.request, this.connection);
     this.ctx.info.responseCodeDetails = 'via_upstream';
+    this.ctx.info.firstUpstreamByteTime = this.filter.now();
     this.phase = Phase.responding;
     this.queued = [];
     this.stream.respond(head, (this.#proceedFn ??= this.#proceed.bind(this)));
@@ -875,6 +876,7 @@ export class ForwardRequest implements MatchInput, TimerOwner, RequestBodyOwner,
   /** @internal The downstream request is complete: the route timeout starts, mirrors go. */
   onRequestEnd(): void {
     if (this.phase === Phase.done) return;
+    this.ctx.info.requestCompleteTime ??= this.filter.now();
     if (this.globalTimeoutMs > 0) {
       this.#globalTimer = new RequestTimer(this, TimerKind.global);
       this.filter.wheel.schedule(this.#globalTimer, this.globalTimeoutMs);

@@ -189,6 +189,8 @@ export class RpcStream implements ChainStream, HttpContext, RpcResponseHandler {
     this.filterConfigs = new Array<unknown>(handler.plan.links.length);
     const env = handler.env;
     this.info = new StreamInfoImpl(env.now(), env.wallNow(), conn.info.remoteAddress);
+    // A request frame arrives whole.
+    this.info.requestCompleteTime = this.info.startTime;
     this.info.bytesReceived = frame.raw === null ? frame.body.length : frame.raw.length;
   }
 
@@ -337,6 +339,7 @@ export class RpcStream implements ChainStream, HttpContext, RpcResponseHandler {
 
   onResponse(response: RpcFrame): void {
     this.handle = null;
+    this.info.firstUpstreamByteTime = this.handler.env.now();
     const cluster = this.cluster as UpstreamCluster;
     const host = this.host as Host;
     const status = this.handler.statuses.httpStatus(response);

@@ -50,6 +50,11 @@ async function proxied(
 ) {
   const a = await upstream('a', (req, res) => {
     req.resume();
+    if (req.url === '/slow') {
+      // The head comes 40 ms after the request: the response duration shows it.
+      setTimeout(() => res.end('late'), 40);
+      return;
+    }
     if (req.url === '/missing') {
       res.statusCode = 404;
       res.end('no');
@@ -87,6 +92,33 @@ describe('access logs', () => {
     expect(c.lines).toEqual([
       `GET /hi?x=1 HTTP/1.1 200 - 5 127.0.0.1:${String(a.port)} a to-a yes - cur 1 127.0.0.1 ${String(year)} 100%`,
     ]);
+  });
+
+  it('times the request, the upstream response and its transfer (%REQUEST_DURATION%, %RESPONSE_DURATION%, %RESPONSE_TX_DURATION%)', async () => {
+    const c = collector();
+    const { proxy } = await proxied(
+      [
+        sinkLog({
+          kind: 'json',
+          json: {
+            request: '%REQUEST_DURATION%',
+            response: '%RESPONSE_DURATION%',
+            tx: '%RESPONSE_TX_DURATION%',
+            total: '%DURATION%',
+          },
+          omitEmptyValues: false,
+        }),
+      ],
+      { test: c.sink },
+    );
+    await (await request(`${origin(proxy)}/slow`, { method: 'POST', body: 'x'.repeat(1000) })).body.text();
+    await c.next(1);
+    const t = JSON.parse(c.lines[0] as string) as Record<string, number>;
+    for (const v of Object.values(t)) expect(typeof v).toBe('number');
+    expect(t.request).toBeLessThanOrEqual(t.response as number);
+    expect(t.response).toBeGreaterThanOrEqual(35);
+    expect(t.response as number).toBeLessThanOrEqual(t.total as number);
+    expect((t.response as number) + (t.tx as number)).toBeLessThanOrEqual((t.total as number) + 1);
   });
 
   it('writes the default format when none is given', async () => {
