@@ -1,0 +1,2 @@
+// @meshlet/sdk: createMesh() (egress fetch and dispatcher, ingress listeners, plugins) and the `meshlet` CLI.
+export {};
