@@ -141,7 +141,11 @@ function addHeader(out: HeaderMap, name: string, value: unknown): void {
     for (const v of value) addHeader(out, key, v);
     return;
   }
-  const text = typeof value === 'string' ? value : String(value);
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
+  else if (Buffer.isBuffer(value)) text = value.toString('latin1');
+  else throw new InvalidArgumentError(`egress: header "${name}" has a value that is not a string`);
   if (previous === undefined) out[key] = text;
   else if (typeof previous === 'string') out[key] = [previous, text];
   else previous.push(text);
