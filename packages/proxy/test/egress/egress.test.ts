@@ -6,6 +6,7 @@ import { Dispatcher, fetch } from 'undici';
 import type * as model from '@meshlet/xds';
 import { createProxy, defineHttpFilter, type Egress, type HttpProxy } from '../../src/index.js';
 import {
+  action,
   cluster,
   customFilter,
   filterChain,
@@ -75,8 +76,10 @@ function send(
 
 /** A dispatcher over an egress, so that undici's `fetch` can use it. */
 class EgressDispatcher extends Dispatcher {
-  constructor(private readonly egress: Egress) {
+  private readonly egress: Egress;
+  constructor(egress: Egress) {
     super();
+    this.egress = egress;
   }
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     return this.egress.dispatch(options, handler);
@@ -224,8 +227,7 @@ describe('egress through a route configuration', () => {
         {
           svc: [
             route('r', {
-              route: routeAction(undefined as unknown as string, {
-                cluster: undefined,
+              route: action({
                 weightedClusters: { clusters: [weighted('a', 80), weighted('b', 20)], totalWeight: 100 },
               }),
             }),
