@@ -172,6 +172,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       ...(this.#bootstrap !== undefined ? { bootstrap: this.#bootstrap } : {}),
       ...(admin?.port !== undefined ? { port: admin.port } : {}),
       ...(admin?.address !== undefined ? { address: admin.address } : {}),
+      ...(admin?.logLevel !== undefined ? { logLevel: admin.logLevel } : {}),
     });
     await this.#admin.start();
   }

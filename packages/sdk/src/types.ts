@@ -1,4 +1,4 @@
-import type { HttpFilter, ProxyEvents, ProxyOptions } from '@meshlet/proxy';
+import type { AdminServerOptions, HttpFilter, ProxyEvents, ProxyOptions } from '@meshlet/proxy';
 import type { AdsClientOptions, XdsSnapshot } from '@meshlet/xds';
 
 /** Where the mesh's xDS config comes from: an ADS server and the node identity to present. */
@@ -44,7 +44,14 @@ export interface MeshOptions extends Omit<
    * The admin server `listen()` starts: `{ port, address }`, or `false` for none. Default: the
    * bootstrap's `admin.address` if it has one, else none.
    */
-  readonly admin?: { readonly port?: number; readonly address?: string } | false;
+  readonly admin?:
+    | {
+        readonly port?: number;
+        readonly address?: string;
+        /** Level of the admin's logger (`/logging` changes it). Default `info`. */
+        readonly logLevel?: AdminServerOptions['logLevel'];
+      }
+    | false;
 }
 
 /** Events of a {@link Mesh}: the proxy's (`updated`, `error`, `listening`...) and `xds` status changes. */
