@@ -41,10 +41,12 @@ export class EgressStream extends HttpStream implements Dispatcher.DispatchContr
     this.handler = handler;
   }
 
+  /** Whether the handler paused the response body. */
   get paused(): boolean {
     return this.pausedFlag;
   }
 
+  /** Why the caller aborted, `null` unless it did. */
   get reason(): Error | null {
     return this.abortReason;
   }
@@ -57,10 +59,12 @@ export class EgressStream extends HttpStream implements Dispatcher.DispatchContr
     this.fail(reason);
   }
 
+  /** The handler takes no more body for now: the router stops reading upstream. */
   pause(): void {
     this.pausedFlag = true;
   }
 
+  /** The handler takes body again. */
   resume(): void {
     if (!this.pausedFlag) return;
     this.pausedFlag = false;
