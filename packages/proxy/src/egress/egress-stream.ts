@@ -27,6 +27,8 @@ export class EgressStream extends HttpStream implements Dispatcher.DispatchContr
   private drainCallback: (() => void) | null = null;
   /** The handler got its last callback (end or error): nothing more goes to it. */
   private settled = false;
+  /** Handed to the connection manager (after `onRequestStart`): observed, filters run. */
+  begun = false;
 
   constructor(
     manager: HttpConnectionManager,
@@ -55,7 +57,8 @@ export class EgressStream extends HttpStream implements Dispatcher.DispatchContr
   abort(reason: Error): void {
     if (this.settled || this.abortReason !== null) return;
     this.abortReason = reason;
-    this.clientAborted();
+    if (this.begun) this.clientAborted();
+    else if (this.body !== null && !Buffer.isBuffer(this.body)) this.body.destroy();
     this.fail(reason);
   }
 
