@@ -19,3 +19,4 @@ export * from './access-log/index.js';
 export * from './tracing/index.js';
 export { proxyChannels } from './observe/diagnostics.js';
 export * from './stats/index.js';
+export * from './egress/index.js';

@@ -28,6 +28,9 @@ import { diagnosticsObservers, publishProxyEvents } from './observe/diagnostics.
 import { ProxyStats } from './stats/proxy-stats.js';
 import type { RpcUpstreams } from './rpc/types.js';
 import { createRpcUpstreams } from './rpc/upstream/index.js';
+import { Egress } from './egress/egress.js';
+import { compileEgressManagers } from './egress/compile.js';
+import type { HttpConnectionManager } from './http/connection-manager.js';
 import type { HttpFilter, ObserverFactory, ProtocolRegistry, RouterFilter, RouteTable } from './types.js';
 
 /** Options of {@link createProxy}. */
@@ -129,6 +132,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
   private readonly running = new Map<string, ProxyListener>();
   private reuse: Reuse = { routeTables: new Map(), routerFilters: new Map() };
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+  /** The egress connection manager of each route configuration (router only), current version. */
+  private egressManagers: ReadonlyMap<string, HttpConnectionManager> = new Map();
   private readonly draining = new Set<Promise<void>>();
   // Read-only state for the admin server (src/admin/): see the getters below.
   private startedAtMs: number | undefined = undefined;
@@ -214,6 +219,25 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     this.config = config;
     if (this.state !== 'new') await this.bindMissing();
   }
+
+  /**
+   * The in-process egress through a listener's connection manager (its first HTTP filter chain:
+   * route table, HTTP filters, observers), or else through a route configuration of the
+   * snapshot with the router filter alone (stats as `http.egress_<name>.*`). Resolved per
+   * request: an update applies to the next request, requests in flight keep their version.
+   */
+  egress(name: string): Egress {
+    return new Egress(name, this.resolveEgress);
+  }
+
+  private readonly resolveEgress = (name: string): HttpConnectionManager | null => {
+    const listener = this.running.get(name);
+    if (listener !== undefined) {
+      for (const chain of listener.current.chains) if (chain.manager !== null) return chain.manager;
+      return null;
+    }
+    return this.egressManagers.get(name) ?? null;
+  };
 
   /** The bound address of a listener, `undefined` before `start()` or for an unknown name. */
   address(name: string): AddressInfo | undefined {
@@ -329,6 +353,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
       },
     };
     const compiled = new Map<string, CompiledListener>();
+    let egress: ReadonlyMap<string, HttpConnectionManager>;
     try {
       const seen = new Map<string, string>();
       for (const [name, listener] of config.listeners) {
@@ -346,6 +371,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
         }
         compiled.set(name, c);
       }
+      egress = compileEgressManagers(config.routeConfigurations, ctx);
       this.clusters.update(config.clusters, config.endpoints);
     } catch (error) {
       this.filterCache.abort(tx);
@@ -354,6 +380,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     // Everything compiled: swap.
     this.filterCache.commit(tx);
     this.reuse = next;
+    this.egressManagers = egress;
     this.version++;
     for (const [name, listener] of this.running) {
       const c = compiled.get(name);

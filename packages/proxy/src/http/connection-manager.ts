@@ -176,7 +176,8 @@ export class HttpConnectionManager {
     );
   }
 
-  private begin(stream: HttpStream): void {
+  /** Runs a new stream: observed, header checks, then the filter chain (listeners and the egress). */
+  begin(stream: HttpStream): void {
     this.activeStreams++;
     this.observer.streamStarted(stream);
     if (this.underscores !== 'ALLOW' && this.rejectsUnderscores(stream.request.headers)) {

@@ -1,0 +1,2 @@
+export { Egress } from './egress.js';
+export type { EgressResolver } from './egress.js';
