@@ -98,6 +98,7 @@ export class Supervisor {
       for (const worker of this.#current) this.#watch(worker);
       log(`reload: workers ${pidsOf(this.#current)} took over; ${pidsOf(old)} drain`);
       await Promise.all(old.map(async (w) => this.#retire(w)));
+      log(`reload done: ${pidsOf(old)} exited`);
     });
     return this.#reloading;
   }
