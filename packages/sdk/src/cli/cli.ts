@@ -138,7 +138,7 @@ function serveFlags(values: { workers?: string; 'drain-time-s'?: string; 'pid-fi
 async function serve(
   spec: WorkerSpec,
   flags: ServeFlags,
-  onStop: () => Promise<void> = async () => {},
+  onStop: () => Promise<void> = () => Promise.resolve(),
 ): Promise<{ ready: WorkerReady; supervisor: Supervisor; stop: () => Promise<void> } | undefined> {
   const supervisor = new Supervisor({ workers: flags.workers, spec, drainMs: flags.drainMs });
   let ready: WorkerReady;
@@ -259,7 +259,8 @@ function reloadCommand(args: readonly string[]): number {
 /** A worker process: runs the gateway of its spec until the primary tells it to drain. */
 export async function runWorker(): Promise<void> {
   // The primary decides when workers stop; a Ctrl-C in a terminal reaches the whole group.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
+  const ignore = (): void => undefined;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, ignore);
   const spec = JSON.parse(process.env[WORKER_ENV] ?? '{}') as WorkerSpec;
   let gateway: Gateway;
   try {
@@ -283,8 +284,9 @@ export async function runWorker(): Promise<void> {
     draining = true;
     void gateway.close(ms).finally(() => process.exit(0));
   };
-  process.on('message', (message: DrainOrder) => {
-    if (message.type === 'drain') drain(message.ms);
+  // IPC messages are whatever the other side sent: checked, not trusted.
+  process.on('message', (message: Partial<DrainOrder> | null) => {
+    if (message?.type === 'drain' && typeof message.ms === 'number') drain(message.ms);
   });
   // The primary is gone: nobody will hand this worker connections any more.
   process.on('disconnect', () => {

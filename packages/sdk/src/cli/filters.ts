@@ -24,4 +24,4 @@ export const servedBy: HttpFilter<{ header: string; value: string }> = defineHtt
 });
 
 /** The filters every proxy of the CLI knows besides the built-ins. */
-export const CLI_FILTERS: readonly HttpFilter[] = [servedBy as HttpFilter];
+export const CLI_FILTERS: readonly HttpFilter[] = [servedBy];

@@ -132,10 +132,12 @@ export class Supervisor {
     worker.once('exit', (code, signal) => {
       const i = this.#current.indexOf(worker);
       if (i < 0 || this.#stopping) return;
-      log(`worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); starting another`);
+      log(`worker ${worker.process.pid} exited (${exitReason(code, signal)}); starting another`);
       this.#current.splice(i, 1);
       this.#generation(1).then(
-        ([[replacement]]) => {
+        ([started]) => {
+          if (started === undefined) return;
+          const [replacement] = started;
           this.#current.push(replacement);
           this.#watch(replacement);
         },
@@ -149,7 +151,11 @@ export class Supervisor {
   /** Tells a worker to drain and waits for it to exit (killing it if it overstays). */
   async #retire(worker: Worker): Promise<void> {
     if (worker.isDead()) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    const exited = new Promise<void>((resolve) => {
+      worker.once('exit', () => {
+        resolve();
+      });
+    });
     const order: DrainOrder = { type: 'drain', ms: this.#options.drainMs };
     worker.send(order);
     const overstay = setTimeout(() => {
@@ -161,26 +167,36 @@ export class Supervisor {
   }
 }
 
+/** `SIGKILL` or `code 1` (node types the signal as a string; it is null after a plain exit). */
+function exitReason(code: number | null, signal: string | null): string {
+  return signal ?? `code ${code ?? '?'}`;
+}
+
 function pidsOf(workers: readonly Worker[]): string {
   return workers.map((w) => w.process.pid).join(', ');
 }
 
 function readyOf(worker: Worker): Promise<WorkerReady> {
   return new Promise((resolve, reject) => {
-    const onMessage = (message: WorkerReady | WorkerFailed): void => {
-      if (message.type === 'ready') {
+    // IPC messages are whatever the other side sent: checked, not trusted.
+    const onMessage = (message: Partial<WorkerReady> | Partial<WorkerFailed> | null): void => {
+      if (
+        message?.type === 'ready' &&
+        typeof message.admin === 'string' &&
+        typeof message.listeners === 'object'
+      ) {
         worker.off('exit', onExit);
         worker.off('message', onMessage);
-        resolve(message);
-      } else if (message.type === 'failed') {
-        reject(new WorkerStartError(message.message));
+        resolve(message as WorkerReady);
+      } else if (message?.type === 'failed') {
+        reject(new WorkerStartError(String(message.message)));
       }
     };
     const onExit = (code: number | null, signal: string | null): void => {
       worker.off('message', onMessage);
       reject(
         new WorkerStartError(
-          `worker ${worker.process.pid} exited (${signal ?? `code ${code}`}) before listening`,
+          `worker ${worker.process.pid} exited (${exitReason(code, signal)}) before listening`,
         ),
       );
     };

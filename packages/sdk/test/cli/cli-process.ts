@@ -75,7 +75,10 @@ export async function runMeshlet(
 }
 
 /** Starts `meshlet run/demo ...` and waits until its workers serve; returns the process and its addresses. */
-export async function serving(args: readonly string[], listener: string): Promise<{
+export async function serving(
+  args: readonly string[],
+  listener: string,
+): Promise<{
   meshlet: Meshlet;
   url: string;
   adminUrl: string;

@@ -39,46 +39,61 @@ async function getOnNewConnection(url: string): Promise<{ status: number; served
   });
 }
 
+// Workers start from the sources (type-stripped on the fly), two cores shared: give them time.
+const SLOW = 30_000;
+
 describe('meshlet run', () => {
-  it('serves a static bootstrap in front of a real upstream, with the admin; SIGTERM drains and exits 0', async () => {
-    const { meshlet, url, adminUrl } = await serving(['run', '-c', config], 'ingress');
-    const res = await fetch(`${url}/hello`);
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe('upstream saw /hello\n');
-    // Served by the worker, not the primary.
-    const servedBy = Number(res.headers.get('x-served-by'));
-    expect(servedBy).toBeGreaterThan(0);
-    expect(servedBy).not.toBe(meshlet.child.pid);
-    const ready = await fetch(`${adminUrl}/ready`);
-    expect(await ready.text()).toBe('LIVE\n');
-    expect(await meshlet.stop()).toBe(0);
-    expect(meshlet.stderr).toMatch(/draining/);
-    expect(meshlet.stderr).toMatch(/stopped/);
-  });
+  it(
+    'serves a static bootstrap in front of a real upstream, with the admin; SIGTERM drains and exits 0',
+    async () => {
+      const { meshlet, url, adminUrl } = await serving(['run', '-c', config], 'ingress');
+      const res = await fetch(`${url}/hello`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('upstream saw /hello\n');
+      // Served by the worker, not the primary.
+      const servedBy = Number(res.headers.get('x-served-by'));
+      expect(servedBy).toBeGreaterThan(0);
+      expect(servedBy).not.toBe(meshlet.child.pid);
+      const ready = await fetch(`${adminUrl}/ready`);
+      expect(await ready.text()).toBe('LIVE\n');
+      expect(await meshlet.stop()).toBe(0);
+      expect(meshlet.stderr).toMatch(/draining/);
+      expect(meshlet.stderr).toMatch(/stopped/);
+    },
+    SLOW,
+  );
 
-  it('refuses a bad bootstrap before starting any worker: every error, exit 1', async () => {
-    const bad = writeFile(dir, 'bad.yaml', gatewayBootstrap(1, 'nowhere'));
-    const { code, stderr } = await runMeshlet(['run', '-c', bad]);
-    expect(code).toBe(1);
-    expect(stderr).toMatch(/error: .*route\.cluster: .*"nowhere"/);
-    expect(stderr).not.toMatch(/worker/);
-  });
+  it(
+    'refuses a bad bootstrap before starting any worker: every error, exit 1',
+    async () => {
+      const bad = writeFile(dir, 'bad.yaml', gatewayBootstrap(1, 'nowhere'));
+      const { code, stderr } = await runMeshlet(['run', '-c', bad]);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/error: .*route\.cluster: .*"nowhere"/);
+      expect(stderr).not.toMatch(/worker/);
+    },
+    SLOW,
+  );
 
-  it('--workers 2: both workers serve the same port', async () => {
-    const { meshlet, url } = await serving(['run', '-c', config, '--workers', '2'], 'ingress');
-    try {
-      expect(meshlet.stderr).toMatch(/ready: 2 workers/);
-      const seen = new Set<string>();
-      for (let i = 0; i < 40 && seen.size < 2; i++) {
-        const res = await getOnNewConnection(`${url}/`);
-        expect(res.status).toBe(200);
-        seen.add(res.servedBy);
+  it(
+    '--workers 2: both workers serve the same port',
+    async () => {
+      const { meshlet, url } = await serving(['run', '-c', config, '--workers', '2'], 'ingress');
+      try {
+        expect(meshlet.stderr).toMatch(/ready: 2 workers/);
+        const seen = new Set<string>();
+        for (let i = 0; i < 40 && seen.size < 2; i++) {
+          const res = await getOnNewConnection(`${url}/`);
+          expect(res.status).toBe(200);
+          seen.add(res.servedBy);
+        }
+        expect(seen.size).toBe(2);
+      } finally {
+        await meshlet.stop();
       }
-      expect(seen.size).toBe(2);
-    } finally {
-      await meshlet.stop();
-    }
-  });
+    },
+    SLOW,
+  );
 });
 
 describe('lossless restart', () => {
@@ -113,7 +128,7 @@ describe('lossless restart', () => {
               afterCount++;
             }
           } catch (error) {
-            failures.push(String(error));
+            failures.push(`${String(error)} ${String((error as { cause?: unknown }).cause)}`);
           }
           if (phase === 'before' && ok >= 300) {
             phase = 'reloading';
@@ -140,18 +155,22 @@ describe('lossless restart', () => {
     } finally {
       await meshlet.stop();
     }
-  });
+  }, 60_000);
 });
 
 describe('meshlet demo', () => {
-  it('--smoke: the tour through the gateway worker, then exit 0', async () => {
-    const { code, stdout } = await runMeshlet(['demo', '--smoke']);
-    expect(code).toBe(0);
-    expect(stdout).toMatch(/meshlet demo: a gateway on http:\/\/127\.0\.0\.1:\d+/);
-    expect(stdout).toMatch(/welcome page .*→ 200 meshlet demo gateway/);
-    expect(stdout).toMatch(/no API key .*→ 401 missing or unknown x-api-key/);
-    expect(stdout).toMatch(/canary by header .*→ 200 .*"version":"v2"/);
-    expect(stdout).toMatch(/×429/);
-    expect(stdout).toMatch(/admin \/stats\/prometheus .*catalog 2xx: \d+/);
-  });
+  it(
+    '--smoke: the tour through the gateway worker, then exit 0',
+    async () => {
+      const { code, stdout } = await runMeshlet(['demo', '--smoke']);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/meshlet demo: a gateway on http:\/\/127\.0\.0\.1:\d+/);
+      expect(stdout).toMatch(/welcome page .*→ 200 meshlet demo gateway/);
+      expect(stdout).toMatch(/no API key .*→ 401 missing or unknown x-api-key/);
+      expect(stdout).toMatch(/canary by header .*→ 200 .*"version":"v2"/);
+      expect(stdout).toMatch(/×429/);
+      expect(stdout).toMatch(/admin \/stats\/prometheus .*catalog 2xx: \d+/);
+    },
+    SLOW,
+  );
 });

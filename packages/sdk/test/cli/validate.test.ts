@@ -34,7 +34,7 @@ describe('meshlet validate', () => {
 
   it("reports the proxy's compile-time errors (a filter's config)", async () => {
     const text = gatewayBootstrap(8081).replace(
-      "type_url: type.googleapis.com/meshlet.served_by\n                      value: {}",
+      'type_url: type.googleapis.com/meshlet.served_by\n                      value: {}',
       "type_url: type.googleapis.com/meshlet.served_by\n                      value: { header: '' }",
     );
     const file = writeFile(dir, 'filter.yaml', text);

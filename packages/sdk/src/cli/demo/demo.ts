@@ -100,7 +100,7 @@ export function demoBootstrap(services: DemoServicePorts, port: number, adminPor
 }
 
 /** The filter plugins the demo's config names, besides the CLI's own. */
-export const DEMO_FILTERS: readonly HttpFilter[] = [apiKey as HttpFilter];
+export const DEMO_FILTERS: readonly HttpFilter[] = [apiKey];
 
 /** A running demo: the proxy, its address, and a way to stop everything. */
 export interface Demo {
