@@ -205,7 +205,9 @@ async function demoCommand(args: readonly string[]): Promise<number | undefined>
     },
   });
   const smoke = values.smoke === true;
-  const flags = serveFlags(values);
+  // The smoke tour's requests are all answered before it stops: no drain grace to wait for (the
+  // tour's idle keep-alive connections would hold it).
+  const flags = smoke ? { ...serveFlags(values), drainMs: 0 } : serveFlags(values);
   const port = smoke ? 0 : positiveInt('--port', values.port ?? process.env.PORT, 8080, 0);
   const adminPort = smoke
     ? 0

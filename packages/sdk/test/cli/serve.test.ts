@@ -46,7 +46,10 @@ describe('meshlet run', () => {
   it(
     'serves a static bootstrap in front of a real upstream, with the admin; SIGTERM drains and exits 0',
     async () => {
-      const { meshlet, url, adminUrl } = await serving(['run', '-c', config], 'ingress');
+      const { meshlet, url, adminUrl } = await serving(
+        ['run', '-c', config, '--drain-time-s', '1'],
+        'ingress',
+      );
       const res = await fetch(`${url}/hello`);
       expect(res.status).toBe(200);
       expect(await res.text()).toBe('upstream saw /hello\n');
@@ -78,7 +81,10 @@ describe('meshlet run', () => {
   it(
     '--workers 2: both workers serve the same port',
     async () => {
-      const { meshlet, url } = await serving(['run', '-c', config, '--workers', '2'], 'ingress');
+      const { meshlet, url } = await serving(
+        ['run', '-c', config, '--workers', '2', '--drain-time-s', '1'],
+        'ingress',
+      );
       try {
         expect(meshlet.stderr).toMatch(/ready: 2 workers/);
         const seen = new Set<string>();
