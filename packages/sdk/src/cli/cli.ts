@@ -205,9 +205,7 @@ async function demoCommand(args: readonly string[]): Promise<number | undefined>
     },
   });
   const smoke = values.smoke === true;
-  // The smoke tour's requests are all answered before it stops: no drain grace to wait for (the
-  // tour's idle keep-alive connections would hold it).
-  const flags = smoke ? { ...serveFlags(values), drainMs: 0 } : serveFlags(values);
+  const flags = serveFlags(values);
   const port = smoke ? 0 : positiveInt('--port', values.port ?? process.env.PORT, 8080, 0);
   const adminPort = smoke
     ? 0
