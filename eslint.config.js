@@ -13,7 +13,7 @@ export default defineConfig(
     languageOptions: {
       parserOptions: {
         projectService: {
-          allowDefaultProject: ['*.js', '*.cjs', 'scripts/*.cjs'],
+          allowDefaultProject: ['*.js', '*.cjs', 'scripts/*.cjs', 'packages/sdk/bin/*.js'],
         },
         tsconfigRootDir: import.meta.dirname,
       },

@@ -1,8 +1,8 @@
 // `npm start`: installs what is missing, builds, and runs meshlet's main job.
 //
-// The main job is the demo gateway (examples/gateway): @meshlet/proxy on an embedded Envoy config
-// in front of three loopback services, serving until Ctrl-C. `npm start -- --smoke` runs its tour
-// and exits. The SDK issue puts it behind the `meshlet demo` command.
+// The main job is `meshlet demo` (packages/sdk/src/cli): @meshlet/proxy on an embedded Envoy config
+// in front of three loopback services, serving until Ctrl-C. Arguments after `npm start --` go to
+// it: `npm start -- --smoke` runs its tour and exits, `npm start -- --workers 2` runs two workers.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, pnpm, say, script, step } from './steps.ts';
@@ -47,12 +47,12 @@ for (const folder of packages) {
 }
 const smoke = process.argv.includes('--smoke');
 const demo = step(
-  smoke ? 'demo gateway (smoke: one tour, then exit)' : 'demo gateway (Ctrl-C stops it)',
-  script('examples/gateway/main.ts', ...(smoke ? ['--smoke'] : [])),
+  smoke ? 'meshlet demo (smoke: one tour, then exit)' : 'meshlet demo (Ctrl-C stops it)',
+  script('packages/sdk/dist/cli/main.js', 'demo', ...process.argv.slice(2)),
 );
 say(
   demo.ok
     ? 'done. Next: README.md for the packages, docs/ for architecture, errors and benchmarks.'
-    : 'the demo gateway failed (above).',
+    : 'meshlet demo failed (above).',
 );
 process.exit(demo.ok ? 0 : 1);

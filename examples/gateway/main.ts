@@ -1,203 +1,26 @@
-// meshlet's demo gateway: three loopback "catalog" services (v1 twice, one of them flaky, and a
-// v2 canary) behind @meshlet/proxy, configured by the Envoy bootstrap in gateway.yaml, with a
-// user filter plugin (an API key check) written below.
+// meshlet's demo gateway, in-process: the same as `meshlet demo --workers 1`, started from a
+// program. The demo itself (three loopback "catalog" services, the embedded Envoy bootstrap, the
+// API-key filter plugin) lives in @meshlet/sdk's CLI: packages/sdk/src/cli/demo/.
 //
-// `npm start` runs it until Ctrl-C; `node examples/gateway/main.ts --smoke` sends a few requests,
-// prints what came back and exits (npm test runs the same through test/examples-gateway.test.ts).
-import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// `node examples/gateway/main.ts` serves until Ctrl-C; `--smoke` sends a few requests, prints
+// what came back and exits (npm test runs the same through test/examples-gateway.test.ts).
 import { fileURLToPath } from 'node:url';
-import {
-  ConfigError,
-  createAdminServer,
-  createProxy,
-  defineHttpFilter,
-  snapshotOfBootstrap,
-  type HttpProxy,
-} from '@meshlet/proxy';
-import { parseBootstrap } from '@meshlet/xds';
+import { startDemo, tour } from '@meshlet/sdk';
 
-/** The user filter: requests need one of the configured API keys in the configured header. */
-export const apiKey = defineHttpFilter<{ header: string; keys: ReadonlySet<string> }>({
-  name: 'demo.api_key', // the TypedStruct's type_url ends with it
-  configure(config) {
-    const { header, keys } = config as { header?: unknown; keys?: unknown };
-    if (typeof header !== 'string' || header === '')
-      throw new ConfigError('demo.api_key: header must be a name');
-    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) {
-      throw new ConfigError('demo.api_key: keys must be a list of strings');
-    }
-    return { header: header.toLowerCase(), keys: new Set<string>(keys) };
-  },
-  onRequest(ctx, cfg) {
-    const key = ctx.request.headers[cfg.header];
-    if (typeof key !== 'string' || !cfg.keys.has(key)) {
-      ctx.reply(401, `missing or unknown ${cfg.header}\n`, { 'www-authenticate': 'ApiKey' });
-      return;
-    }
-    ctx.request.headers[cfg.header] = undefined; // the services never see the key
-    ctx.request.headers['x-demo-client'] = 'demo';
-  },
-  onResponse(ctx) {
-    if (ctx.response !== null) ctx.response.headers['x-gateway'] = 'meshlet';
-  },
-});
-
-/** One demo service instance: answers JSON naming itself; `failEvery` > 0 makes it fail with 503 now and then. */
-async function service(version: string, instance: string, failEvery = 0): Promise<Server> {
-  let count = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    count++;
-    if (failEvery > 0 && count % failEvery === 0) {
-      res.writeHead(503, { 'content-type': 'text/plain' }).end('flaky instance says no\n');
-      return;
-    }
-    const body = JSON.stringify({
-      service: 'catalog',
-      version,
-      instance,
-      path: req.url,
-      client: req.headers['x-demo-client'],
-      attempt: Number(req.headers['x-envoy-attempt-count'] ?? 1),
-    });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(body + '\n');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return server;
-}
-
-const portOf = (server: Server): number => (server.address() as AddressInfo).port;
-
-/** A running demo: the proxy, its address, and a way to stop everything. */
-export interface Demo {
-  readonly proxy: HttpProxy;
-  readonly url: string;
-  /** The admin server (Envoy's admin API: /stats/prometheus, /clusters, /config_dump...). */
-  readonly adminUrl: string;
-  close(): Promise<void>;
-}
-
-/**
- * Starts the three services, the gateway on `port` and its admin server on `adminPort` (0: any
- * free port), on 127.0.0.1.
- */
-export async function startDemo(port: number, adminPort = 0): Promise<Demo> {
-  const services = [await service('v1', 'v1-a'), await service('v1', 'v1-b', 2), await service('v2', 'v2-a')];
-  const [v1a, v1b, v2] = services.map(portOf) as [number, number, number];
-  const yaml = readFileSync(new URL('gateway.yaml', import.meta.url), 'utf8')
-    .replaceAll('$GATEWAY_PORT', String(port))
-    .replaceAll('$ADMIN_PORT', String(adminPort))
-    .replaceAll('$V1A_PORT', String(v1a))
-    .replaceAll('$V1B_PORT', String(v1b))
-    .replaceAll('$V2_PORT', String(v2));
-  const { bootstrap } = parseBootstrap(yaml, 'examples/gateway/gateway.yaml');
-  const proxy = createProxy({ config: snapshotOfBootstrap(bootstrap), filters: [apiKey] });
-  proxy.on('error', (error, where) => {
-    console.error(`gateway: ${where}:`, error);
-  });
-  const closeServices = async (): Promise<void> => {
-    for (const s of services) s.closeAllConnections();
-    await Promise.all(services.map(async (s) => new Promise((resolve) => s.close(resolve))));
-  };
-  // Warnings and errors only: the tour's output stays readable (POST /logging?level=info for more).
-  const admin = createAdminServer({ proxy, bootstrap, logLevel: 'warning' });
-  try {
-    await proxy.start();
-    await admin.start();
-  } catch (error) {
-    await admin.close();
-    await proxy.close();
-    await closeServices();
-    throw error;
-  }
-  const adminAddress = admin.address() as AddressInfo;
-  return {
-    proxy,
-    url: `http://127.0.0.1:${proxy.address('gateway')?.port}`,
-    adminUrl: `http://127.0.0.1:${adminAddress.port}`,
-    async close() {
-      await admin.close();
-      await proxy.close();
-      await closeServices();
-    },
-  };
-}
-
-/** A few requests that show each feature, with what came back; then what the admin's stats say. */
-export async function tour(url: string, adminUrl?: string): Promise<string[]> {
-  const lines: string[] = [];
-  const show = async (label: string, path: string, headers: Record<string, string> = {}): Promise<void> => {
-    const res = await fetch(url + path, { headers });
-    const body = (await res.text()).trim();
-    lines.push(`${label.padEnd(34)} → ${res.status} ${body}`);
-  };
-  await show('welcome page (no key needed)', '/');
-  await show('no API key', '/api/catalog');
-  for (let i = 0; i < 4; i++)
-    await show('v1, round robin, 5xx retried', '/api/catalog', { 'x-api-key': 'demo-key' });
-  await show('canary by header (x-env: canary)', '/api/catalog', {
-    'x-api-key': 'demo-key',
-    'x-env': 'canary',
-  });
-  const statuses = new Map<number, number>();
-  for (let i = 0; i < 12; i++) {
-    const res = await fetch(url + '/api/burst', { headers: { 'x-api-key': 'demo-key' } });
-    await res.arrayBuffer();
-    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-  }
-  lines.push(
-    `${'12 more requests (10 per second)'.padEnd(34)} → ${[...statuses].map(([s, n]) => `${n}×${s}`).join(', ')}`,
-  );
-  if (adminUrl !== undefined) {
-    // Envoy's metric names, so Envoy's Grafana dashboards work: requests per cluster and class.
-    const res = await fetch(`${adminUrl}/stats/prometheus`);
-    const wanted =
-      /^envoy_cluster_upstream_rq_xx\{envoy_cluster_name="(\w+)",envoy_response_code_class="(\d)"\} (\d+)/;
-    const counts: string[] = [];
-    for (const line of (await res.text()).split('\n')) {
-      const m = wanted.exec(line);
-      if (m !== null && m[3] !== '0') counts.push(`${m[1]} ${m[2]}xx: ${m[3]}`);
-    }
-    lines.push(`${'admin /stats/prometheus'.padEnd(34)} → ${counts.join(', ')}`);
-  }
-  return lines;
-}
+export { startDemo, tour, type Demo } from '@meshlet/sdk';
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const smoke = process.argv.includes('--smoke');
   const port = smoke ? 0 : Number(process.env.PORT ?? 8080);
   const adminPort = smoke ? 0 : Number(process.env.ADMIN_PORT ?? 9901);
-  const demo = await startDemo(port, adminPort).catch((error: unknown) => {
-    console.error(
-      `could not start the demo gateway on 127.0.0.1:${port} (admin ${adminPort}): ${String(error)}`,
-    );
-    console.error('(set PORT and ADMIN_PORT to other ports)');
-    process.exit(1);
-  });
-  console.log(
-    `meshlet demo gateway on ${demo.url}, admin on ${demo.adminUrl} (config: examples/gateway/gateway.yaml)\n`,
-  );
+  const demo = await startDemo(port, adminPort);
+  console.log(`meshlet demo gateway on ${demo.url}, admin on ${demo.adminUrl}\n`);
   for (const line of await tour(demo.url, demo.adminUrl)) console.log('  ' + line);
   if (smoke) {
     await demo.close();
   } else {
-    console.log(`
-Try it yourself:
-  curl -i ${demo.url}/
-  curl -i ${demo.url}/api/catalog                                   # 401: the API-key filter
-  curl -i -H 'x-api-key: demo-key' ${demo.url}/api/catalog          # v1, retried past the flaky instance
-  curl -i -H 'x-api-key: demo-key' -H 'x-env: canary' ${demo.url}/api/catalog   # the v2 canary
-  for i in $(seq 15); do curl -s -o /dev/null -w '%{http_code} ' -H 'x-api-key: demo-key' ${demo.url}/api/x; done; echo   # 429s past 10/s
-  curl -s ${demo.adminUrl}/stats/prometheus | grep upstream_rq_xx        # Envoy-named metrics
-  curl -s ${demo.adminUrl}/clusters                                     # hosts, health, outlier state
-
-Serving until Ctrl-C.`);
+    console.log('\nServing until Ctrl-C.');
     const stop = async (): Promise<void> => {
-      console.log('\ndraining…');
       await demo.proxy.drain(5000);
       await demo.close();
       process.exit(0);

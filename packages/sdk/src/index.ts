@@ -4,3 +4,4 @@ export { MeshDispatcher } from './dispatcher.js';
 export type { DispatchTarget } from './dispatcher.js';
 export { CLUSTER_ROUTES, clusterRoutes } from './cluster-routes.js';
 export type { MeshEvents, MeshOptions, MeshXdsOptions } from './types.js';
+export { apiKey, servedBy, startDemo, tour, type Demo } from './cli/index.js';

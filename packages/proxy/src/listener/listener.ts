@@ -214,7 +214,10 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
         });
       else resolve();
     });
-    for (const pair of this.servers.values()) pair.h1?.closeIdleConnections();
+    // Idle HTTP/1 keep-alive connections are not closed here: a client may be sending its next
+    // request on one at this very instant, and that request would fail ("other side closed").
+    // They close at their next response (`Connection: close`), at their keep-alive timeout
+    // (which clients know from the `Keep-Alive` header), or at the end of the drain.
     for (const session of this.sessions) if (!session.closed) session.close();
     const onError = (error: unknown): void => {
       this.options.onError(error, `listener "${this.current.name}" drain`);

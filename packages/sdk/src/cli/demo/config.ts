@@ -1,6 +1,8 @@
-# The demo gateway's config: a plain Envoy v3 bootstrap. $GATEWAY_PORT, $ADMIN_PORT, $V1A_PORT,
-# $V1B_PORT and $V2_PORT are filled in by main.ts once the demo services are listening.
-admin:
+// The embedded config of `meshlet demo`: a plain Envoy v3 bootstrap in YAML. $GATEWAY_PORT,
+// $ADMIN_PORT, $V1A_PORT, $V1B_PORT and $V2_PORT are filled in once the demo services listen.
+
+/** The demo's Envoy bootstrap, with `$NAME` placeholders for its ports. */
+export const DEMO_CONFIG_TEMPLATE = `admin:
   address: { socket_address: { address: 127.0.0.1, port_value: $ADMIN_PORT } }
 static_resources:
   listeners:
@@ -22,7 +24,7 @@ static_resources:
                         - match: { path: / }
                           direct_response:
                             status: 200
-                            body: { inline_string: "meshlet demo gateway: try /api/catalog\n" }
+                            body: { inline_string: "meshlet demo gateway: try /api/catalog\\n" }
                           typed_per_filter_config:
                             demo.api_key:
                               '@type': type.googleapis.com/envoy.config.route.v3.FilterConfig
@@ -45,7 +47,7 @@ static_resources:
                               num_retries: 2
                               retry_host_predicate: [{ name: envoy.retry_host_predicates.previous_hosts }]
                 http_filters:
-                  # A user filter written in TypeScript (main.ts), configured like any Envoy filter.
+                  # A user filter written in TypeScript (demo.ts), configured like any Envoy filter.
                   - name: demo.api_key
                     typed_config:
                       '@type': type.googleapis.com/xds.type.v3.TypedStruct
@@ -59,6 +61,12 @@ static_resources:
                       filter_enabled: { default_value: { numerator: 100, denominator: HUNDRED } }
                       filter_enforced: { default_value: { numerator: 100, denominator: HUNDRED } }
                       enable_x_ratelimit_headers: DRAFT_VERSION_03
+                  # Names the worker process that served the request (a filter the CLI registers).
+                  - name: meshlet.served_by
+                    typed_config:
+                      '@type': type.googleapis.com/xds.type.v3.TypedStruct
+                      type_url: type.googleapis.com/meshlet.served_by
+                      value: { header: x-served-by }
                   - name: envoy.filters.http.router
                     typed_config:
                       '@type': type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
@@ -83,3 +91,4 @@ static_resources:
                 metadata: { filter_metadata: { envoy.lb: { version: v1 } } }
               - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $V2_PORT } } }
                 metadata: { filter_metadata: { envoy.lb: { version: v2 } } }
+`;
