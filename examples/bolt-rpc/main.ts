@@ -154,7 +154,7 @@ export async function tour(port: number, mesh?: Mesh): Promise<string[]> {
   }
   if (mesh !== undefined) {
     // Envoy-style names under the rpc_proxy's stat_prefix: the not-found reply came from meshlet.
-    const stats = mesh.proxy.stats.prometheus();
+    const stats = mesh.proxy.stats?.prometheus() ?? '';
     const n = (name: string): string =>
       new RegExp(`^envoy_bolt_bolt_${name} (\\d+)$`, 'm').exec(stats)?.[1] ?? '0';
     lines.push(

@@ -202,7 +202,7 @@ export async function tour(target: string, mesh?: Mesh): Promise<string[]> {
   if (mesh !== undefined) {
     // Envoy's metric names: every call went through meshlet, to the catalog cluster.
     const total = /^envoy_cluster_upstream_rq_total\{envoy_cluster_name="catalog"\} (\d+)/m.exec(
-      mesh.proxy.stats.prometheus(),
+      mesh.proxy.stats?.prometheus() ?? '',
     );
     lines.push(`${'meshlet stats'.padEnd(24)} → catalog upstream_rq_total ${total?.[1] ?? 0}`);
   }

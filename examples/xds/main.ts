@@ -186,7 +186,11 @@ export async function tour(example: Example, perPhase = 40): Promise<string[]> {
   for (const [version, label, blue, green] of steps) {
     await full(current);
     next = newPhase(label);
-    const applied = once(mesh, 'updated');
+    const applied = new Promise<void>((resolve) => {
+      mesh.once('updated', () => {
+        resolve();
+      });
+    });
     example.setWeights(version, blue, green);
     await applied;
   }
