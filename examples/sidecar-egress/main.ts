@@ -1,48 +1,60 @@
-// An application calling its "catalog" service through meshlet, in-process: no sidecar, no local
-// listener. `createMesh` (from @meshlet/sdk) takes an Envoy-style config; `mesh.fetch` routes
-// `http://catalog/...` by that config's route table, with retries on 5xx to another host, a
-// circuit breaker, and outlier detection that ejects the instance that keeps failing.
+// mesh.fetch around a flaky service, in-process: "inventory" has two instances, one of which
+// fails every other request; the mesh retries those on the other instance, ejects the bad one
+// (outlier detection), and a circuit breaker caps requests in flight to the slow endpoint.
 //
-// `node examples/sidecar-egress/main.ts` runs the tour and exits, as does `--smoke` (npm test runs
-// it through test/examples-sidecar-egress.test.ts).
+// `node examples/sidecar-egress/main.ts` prints what happens; npm test runs the same through
+// test/examples-sidecar-egress.test.ts.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createMesh, type Mesh } from '@meshlet/sdk';
 
-/** One catalog instance on a free loopback port; a `broken` one answers every request with a 503. */
-async function catalogInstance(name: string, broken: boolean): Promise<Server> {
+/** Answers of `/slow` requests, held until released; `arrived(n)` resolves once n are held. */
+class Held {
+  readonly answers: (() => void)[] = [];
+  private waiting: { n: number; resolve: () => void } | null = null;
+  push(answer: () => void): void {
+    this.answers.push(answer);
+    if (this.waiting !== null && this.answers.length >= this.waiting.n) this.waiting.resolve();
+  }
+  arrived(n: number): Promise<void> {
+    if (this.answers.length >= n) return Promise.resolve();
+    return new Promise((resolve) => (this.waiting = { n, resolve }));
+  }
+}
+
+/** One inventory instance; `flaky`: every second request gets a 503. `/slow` answers once released. */
+async function instance(name: string, flaky: boolean, held: Held): Promise<Server> {
+  let count = 0;
   const server = createServer((req, res) => {
     req.resume();
-    if (broken) {
-      res.writeHead(503, { 'content-type': 'text/plain' }).end(`${name} is unwell\n`);
+    count++;
+    if (flaky && count % 2 === 0) {
+      res.writeHead(503).end('flaky\n');
       return;
     }
-    const attempt = Number(req.headers['x-envoy-attempt-count'] ?? 1);
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ instance: name, path: req.url, attempt }));
+    const answer = (): void => {
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ instance: name, path: req.url }));
+    };
+    if (req.url === '/slow') held.push(answer);
+    else answer();
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return server;
 }
 
-const socketAddress = (port: number): object => ({
-  socket_address: { address: '127.0.0.1', port_value: port },
-});
-
-/**
- * The app's mesh config, an Envoy v3 bootstrap: one egress listener (never bound here: its route
- * table is what `mesh.fetch` uses) and the `catalog` cluster with two instances.
- */
-export function meshConfig(healthyPort: number, brokenPort: number): object {
+/** The mesh's config: an Envoy bootstrap object, with retries, outlier detection and a breaker. */
+function config(ports: number[]): object {
   return {
     static_resources: {
       listeners: [
         {
           name: 'egress',
-          address: socketAddress(0),
+          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
           filter_chains: [
             {
               filters: [
@@ -53,24 +65,23 @@ export function meshConfig(healthyPort: number, brokenPort: number): object {
                       'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
                     stat_prefix: 'egress',
                     route_config: {
-                      name: 'egress',
                       virtual_hosts: [
                         {
-                          name: 'catalog',
-                          domains: ['catalog'],
+                          name: 'inventory',
+                          domains: ['inventory'],
                           routes: [
                             {
                               match: { prefix: '/' },
                               route: {
-                                cluster: 'catalog',
+                                cluster: 'inventory',
                                 timeout: '2s',
-                                // A 5xx is retried (twice at most), on another host than the one that failed.
                                 retry_policy: {
-                                  retry_on: '5xx,reset,connect-failure',
+                                  retry_on: '5xx',
                                   num_retries: 2,
                                   retry_host_predicate: [
                                     { name: 'envoy.retry_host_predicates.previous_hosts' },
                                   ],
+                                  host_selection_retry_max_attempts: 3,
                                 },
                               },
                             },
@@ -95,27 +106,18 @@ export function meshConfig(healthyPort: number, brokenPort: number): object {
       ],
       clusters: [
         {
-          name: 'catalog',
+          name: 'inventory',
           type: 'STATIC',
           connect_timeout: '1s',
-          lb_policy: 'ROUND_ROBIN',
-          // The breaker: at most 100 requests in flight and 3 retries in flight to catalog.
-          circuit_breakers: { thresholds: [{ max_requests: 100, max_pending_requests: 50, max_retries: 3 }] },
-          // Three 5xx in a row eject a host for 30 s (at most half of the hosts).
-          outlier_detection: {
-            consecutive_5xx: 3,
-            interval: '10s',
-            base_ejection_time: '30s',
-            max_ejection_percent: 50,
-          },
+          circuit_breakers: { thresholds: [{ max_requests: 3, max_pending_requests: 3 }] },
+          outlier_detection: { consecutive_5xx: 1, base_ejection_time: '30s', max_ejection_percent: 50 },
           load_assignment: {
-            cluster_name: 'catalog',
+            cluster_name: 'inventory',
             endpoints: [
               {
-                lb_endpoints: [
-                  { endpoint: { address: socketAddress(healthyPort) } },
-                  { endpoint: { address: socketAddress(brokenPort) } },
-                ],
+                lb_endpoints: ports.map((port) => ({
+                  endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } },
+                })),
               },
             ],
           },
@@ -125,69 +127,48 @@ export function meshConfig(healthyPort: number, brokenPort: number): object {
   };
 }
 
-/** The running example: the mesh, and a way to stop it and the services. */
-export interface Example {
-  readonly mesh: Mesh;
-  close(): Promise<void>;
-}
-
-/** Starts the two catalog instances (`catalog-a` healthy, `catalog-b` broken) and the mesh. */
-export async function startExample(): Promise<Example> {
-  const healthy = await catalogInstance('catalog-a', false);
-  const broken = await catalogInstance('catalog-b', true);
-  const port = (s: Server): number => (s.address() as AddressInfo).port;
-  const mesh = await createMesh({ config: meshConfig(port(healthy), port(broken)) });
-  return {
-    mesh,
-    async close() {
-      await mesh.close();
-      for (const s of [healthy, broken]) {
-        s.closeAllConnections();
-        await new Promise((resolve) => s.close(resolve));
-      }
-    },
-  };
-}
-
-/** The catalog cluster's counters from the mesh's Prometheus output (Envoy's names). */
-function catalogStats(mesh: Mesh): Map<string, number> {
-  const out = new Map<string, number>();
-  const line = /^envoy_cluster_([a-z_0-9]+)\{envoy_cluster_name="catalog"\} (\d+)/;
-  for (const l of (mesh.proxy.stats?.prometheus() ?? '').split('\n')) {
-    const m = line.exec(l);
-    if (m !== null) out.set(m[1] as string, Number(m[2]));
-  }
-  return out;
-}
-
-/** Ten calls through the mesh, one line each, then what the cluster's stats say. */
-export async function tour(mesh: Mesh): Promise<string[]> {
+/** Runs the scenario; returns what it saw, one line per step. */
+export async function run(): Promise<string[]> {
+  const held = new Held();
+  const servers = [await instance('inventory-a', false, held), await instance('inventory-b', true, held)];
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  const mesh: Mesh = await createMesh({ config: config(ports) });
   const lines: string[] = [];
-  for (let i = 1; i <= 10; i++) {
-    const res = await mesh.fetch(`http://catalog/items/${i}`);
-    const text = await res.text();
-    if (res.status === 200) {
-      const body = JSON.parse(text) as { instance: string; attempt: number };
-      const how =
-        body.attempt > 1 ? `after ${body.attempt - 1} retry (the broken instance said 503)` : 'first try';
-      lines.push(`GET http://catalog/items/${String(i).padEnd(2)} → 200 from ${body.instance}, ${how}`);
-    } else {
-      lines.push(`GET http://catalog/items/${String(i).padEnd(2)} → ${res.status} ${text.trim()}`);
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await mesh.fetch('http://inventory/items/42');
+      await res.text();
+      statuses.push(res.status);
     }
+    lines.push(
+      `8 calls to a flaky service        → ${statuses.join(' ')} (5xx retried on the other instance)`,
+    );
+    const stats = mesh.proxy.stats?.prometheus() ?? '';
+    const counter = (name: string): string =>
+      new RegExp(`^envoy_cluster_${name}\\{envoy_cluster_name="inventory"\\} (\\d+)`, 'm').exec(stats)?.[1] ??
+      '0';
+    lines.push(
+      `cluster stats                     → upstream_rq_retry ${counter('upstream_rq_retry')}, outlier_detection_ejections_active ${counter('outlier_detection_ejections_active')}`,
+    );
+    // Five concurrent calls to the slow endpoint: the breaker lets three in, answers the rest 503 at once.
+    const calls = Array.from({ length: 5 }, () => mesh.fetch('http://inventory/slow'));
+    const early: string[] = [];
+    await held.arrived(3);
+    for (const release of held.answers.splice(0)) release();
+    for (const res of await Promise.all(calls)) {
+      await res.text();
+      early.push(`${res.status}${res.headers.get('x-envoy-overloaded') === 'true' ? '(overloaded)' : ''}`);
+    }
+    lines.push(`5 concurrent calls, breaker at 3  → ${early.sort().join(' ')}`);
+  } finally {
+    await mesh.close();
+    for (const s of servers) s.closeAllConnections();
+    await Promise.all(servers.map(async (s) => new Promise((resolve) => s.close(resolve))));
   }
-  const s = catalogStats(mesh);
-  const n = (name: string): number => s.get(name) ?? 0;
-  lines.push(
-    `catalog stats: ${n('upstream_rq_total')} upstream requests, ${n('upstream_rq_retry')} retries, ` +
-      `${n('outlier_detection_ejections_enforced_total')} ejection (catalog-b), ` +
-      `${n('outlier_detection_ejections_active')} host ejected now, ${n('upstream_rq_pending_overflow')} refused by the breaker`,
-  );
   return lines;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const example = await startExample();
-  console.log('An app calling http://catalog through an in-process mesh (catalog-b always answers 503):\n');
-  for (const line of await tour(example.mesh)) console.log('  ' + line);
-  await example.close();
+  for (const line of await run()) console.log(line);
 }

@@ -20,10 +20,12 @@ export class MeshDispatcher extends Dispatcher {
     this.#target = target;
   }
 
+  /** Runs one request through the mesh (undici's handler protocol). */
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     return this.#target.dispatch(options, handler);
   }
 
+  /** Closes the mesh (draining requests in flight). */
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | undefined {
@@ -33,6 +35,7 @@ export class MeshDispatcher extends Dispatcher {
     return undefined;
   }
 
+  /** Closes the mesh, as `close()`: requests in flight get the drain timeout. */
   override destroy(err?: Error | null): Promise<void>;
   override destroy(callback: () => void): void;
   override destroy(err: Error | null, callback: () => void): void;

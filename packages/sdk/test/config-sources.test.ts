@@ -9,6 +9,56 @@ import { ConfigError } from '@meshlet/errors';
 import { createMesh, defineHttpFilterForTest } from './filter.js';
 import { envoyBootstrap, envoyCluster, envoyListener, mesh, onCleanup, upstream } from './helpers.js';
 
+const routes = (blueWeight: number): object => ({
+  name: 'outbound',
+  virtual_hosts: [
+    {
+      name: 'shop',
+      domains: ['shop'],
+      routes: [
+        {
+          match: { prefix: '/' },
+          route: {
+            weighted_clusters: {
+              clusters: [
+                { name: 'blue', weight: blueWeight },
+                { name: 'green', weight: 100 - blueWeight },
+              ],
+            },
+          },
+        },
+      ],
+    },
+  ],
+});
+const listener: object = {
+  name: 'outbound_listener',
+  address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+  filter_chains: [
+    {
+      filters: [
+        {
+          name: 'envoy.filters.network.http_connection_manager',
+          typed_config: {
+            '@type':
+              'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+            stat_prefix: 'outbound',
+            rds: { route_config_name: 'outbound', config_source: { ads: {} } },
+            http_filters: [
+              {
+                name: 'envoy.filters.http.router',
+                typed_config: {
+                  '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+                },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  ],
+};
+
 describe('createMesh config sources', () => {
   it('reads an Envoy bootstrap file (YAML), serves its listener and admin on listen()', async () => {
     const orders = await upstream('orders');
@@ -65,55 +115,6 @@ static_resources:
     const plane = createTestControlPlane();
     const server = await plane.start();
     onCleanup(() => plane.close());
-    const routes = (blueWeight: number): object => ({
-      name: 'outbound',
-      virtual_hosts: [
-        {
-          name: 'shop',
-          domains: ['shop'],
-          routes: [
-            {
-              match: { prefix: '/' },
-              route: {
-                weighted_clusters: {
-                  clusters: [
-                    { name: 'blue', weight: blueWeight },
-                    { name: 'green', weight: 100 - blueWeight },
-                  ],
-                },
-              },
-            },
-          ],
-        },
-      ],
-    });
-    const listener = {
-      name: 'outbound_listener',
-      address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-      filter_chains: [
-        {
-          filters: [
-            {
-              name: 'envoy.filters.network.http_connection_manager',
-              typed_config: {
-                '@type':
-                  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-                stat_prefix: 'outbound',
-                rds: { route_config_name: 'outbound', config_source: { ads: {} } },
-                http_filters: [
-                  {
-                    name: 'envoy.filters.http.router',
-                    typed_config: {
-                      '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
-                    },
-                  },
-                ],
-              },
-            },
-          ],
-        },
-      ],
-    };
     const clusters = [envoyCluster('blue', [blue.port]), envoyCluster('green', [green.port])];
     plane.setSnapshot({ version: '1', listeners: [listener], routes: [routes(100)], clusters });
     const m = await mesh({ xds: { server, node: { id: 'sdk-test', cluster: 'shop' } } });
@@ -134,6 +135,44 @@ static_resources:
     plane.setSnapshot({ version: '2', listeners: [listener], routes: [routes(0)], clusters });
     await updated;
     expect(await tally()).toEqual({ green: 20 });
+  });
+
+  it("follows the ADS server a bootstrap's dynamic_resources name, keeping its static clusters", async () => {
+    const blue = await upstream('blue');
+    const plane = createTestControlPlane();
+    const address = await plane.start();
+    onCleanup(() => plane.close());
+    const port = Number(address.slice(address.lastIndexOf(':') + 1));
+    plane.setSnapshot({
+      version: '1',
+      listeners: [listener],
+      routes: [routes(100)],
+      clusters: [envoyCluster('blue', [blue.port])],
+    });
+    const m = await mesh({
+      config: {
+        node: { id: 'sdk-bootstrap-ads', cluster: 'shop' },
+        dynamic_resources: {
+          ads_config: { api_type: 'GRPC', grpc_services: [{ envoy_grpc: { cluster_name: 'xds' } }] },
+          lds_config: { ads: {} },
+          cds_config: { ads: {} },
+        },
+        static_resources: {
+          clusters: [
+            envoyCluster('xds', [port], {
+              typed_extension_protocol_options: {
+                'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+                  '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+                  explicit_http_config: { http2_protocol_options: {} },
+                },
+              },
+            }),
+          ],
+        },
+      },
+    });
+    expect(await (await m.fetch('http://shop/')).text()).toBe('blue');
+    expect([...m.proxy.currentConfig.clusters.keys()].sort()).toEqual(['blue', 'xds']);
   });
 
   it('registers filter plugins with use() before first use, and refuses them after', async () => {

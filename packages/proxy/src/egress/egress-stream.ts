@@ -27,6 +27,8 @@ export class EgressStream extends HttpStream implements Dispatcher.DispatchContr
   private drainCallback: (() => void) | null = null;
   /** The handler got its last callback (end or error): nothing more goes to it. */
   private settled = false;
+  /** Handed to the connection manager (after `onRequestStart`): observed, filters run. */
+  begun = false;
 
   constructor(
     manager: HttpConnectionManager,
@@ -41,10 +43,12 @@ export class EgressStream extends HttpStream implements Dispatcher.DispatchContr
     this.handler = handler;
   }
 
+  /** Whether the handler paused the response body. */
   get paused(): boolean {
     return this.pausedFlag;
   }
 
+  /** Why the caller aborted, `null` unless it did. */
   get reason(): Error | null {
     return this.abortReason;
   }
@@ -53,14 +57,17 @@ export class EgressStream extends HttpStream implements Dispatcher.DispatchContr
   abort(reason: Error): void {
     if (this.settled || this.abortReason !== null) return;
     this.abortReason = reason;
-    this.clientAborted();
+    if (this.begun) this.clientAborted();
+    else if (this.body !== null && !Buffer.isBuffer(this.body)) this.body.destroy();
     this.fail(reason);
   }
 
+  /** The handler takes no more body for now: the router stops reading upstream. */
   pause(): void {
     this.pausedFlag = true;
   }
 
+  /** The handler takes body again. */
   resume(): void {
     if (!this.pausedFlag) return;
     this.pausedFlag = false;

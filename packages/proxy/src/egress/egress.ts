@@ -80,7 +80,9 @@ export class Egress {
       stream.fail(error as Error);
       return true;
     }
+    // Aborted in `onRequestStart`: the stream never began (nothing observed, nothing sent).
     if (stream.reason !== null) return true;
+    stream.begun = true;
     manager.begin(stream);
     return true;
   }

@@ -4,7 +4,14 @@ import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { Dispatcher, fetch } from 'undici';
 import type * as model from '@meshlet/xds';
-import { createProxy, defineHttpFilter, type Egress, type HttpProxy } from '../../src/index.js';
+import {
+  createProxy,
+  defineHttpFilter,
+  type Egress,
+  type HttpProxy,
+  type ObservedChain,
+  type StreamObserver,
+} from '../../src/index.js';
 import {
   action,
   cluster,
@@ -374,6 +381,60 @@ describe('egress through a route configuration', () => {
     expect((await send(egress, { origin: 'http://svc' })).body).toBe('new');
     for (const res of held) res.end('old');
     expect((await pending).body).toBe('old');
+  });
+
+  it("runs the chain's observers (as access logs and tracing see a listener's streams)", async () => {
+    const svc = await upstream('svc');
+    const seen: string[] = [];
+    const observer: StreamObserver = {
+      connectionOpened() {
+        seen.push('connection opened'); // never: the egress has no connection
+      },
+      connectionClosed() {
+        seen.push('connection closed');
+      },
+      streamStarted(ctx) {
+        seen.push(`start ${ctx.request.authority}${ctx.request.path} ${ctx.connection.listenerName}`);
+      },
+      streamEnded(ctx) {
+        seen.push(
+          `end ${ctx.response?.status ?? 0} ${ctx.info.upstreamCluster ?? '-'} attempts=${ctx.info.attempts} sent=${ctx.info.bytesSent}`,
+        );
+      },
+    };
+    const chains: ObservedChain[] = [];
+    const proxy = proxyOf(
+      outbound({ svc: [route('r', { route: routeAction('svc') })] }, [cluster('svc', [svc.port])]),
+      {
+        observers: [
+          {
+            forChain(chain: ObservedChain) {
+              chains.push(chain);
+              return observer;
+            },
+          },
+        ],
+      },
+    );
+    await send(proxy.egress('outbound'), { origin: 'http://svc', path: '/o' });
+    expect(chains.map((c) => c.statPrefix)).toContain('egress_outbound');
+    expect(seen).toEqual(['start svc/o egress:outbound', 'end 200 svc attempts=1 sent=3']);
+  });
+
+  it('sends nothing when the caller aborts in onRequestStart', async () => {
+    const svc = await upstream('svc');
+    const proxy = proxyOf(
+      outbound({ svc: [route('r', { route: routeAction('svc') })] }, [cluster('svc', [svc.port])]),
+    );
+    const egress = proxy.egress('outbound');
+    const reason = new Error('changed my mind');
+    await expect(
+      send(egress, { origin: 'http://svc' }, (controller) => {
+        controller.abort(reason);
+      }),
+    ).rejects.toBe(reason);
+    expect((await send(egress, { origin: 'http://svc' })).body).toBe('svc');
+    expect(svc.requests.length).toBe(1);
   });
 
   it('reports an unknown egress name as an error to the handler', async () => {
