@@ -15,6 +15,7 @@ import { ConfigError } from '@meshlet/errors';
 import {
   createAdminServer,
   createProxy,
+  failDispatch,
   snapshotOfBootstrap,
   type AdminServer,
   type Egress,
@@ -332,31 +333,9 @@ class TrackedHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-/** A controller for a request refused before it began. */
-class RefusedController implements Dispatcher.DispatchController {
-  readonly aborted = true;
-  readonly paused = false;
-  readonly reason: Error;
-  constructor(reason: Error) {
-    this.reason = reason;
-  }
-  abort(): void {
-    // Already over.
-  }
-  pause(): void {
-    // Nothing flows.
-  }
-  resume(): void {
-    // Nothing flows.
-  }
-}
-
+/** Refuses a dispatch (the mesh is closed, or has no egress): the handler hears why. */
 function rejectDispatch(handler: Dispatcher.DispatchHandler, error: Error): boolean {
-  const controller = new RefusedController(error);
-  queueMicrotask(() => {
-    handler.onRequestStart?.(controller, {});
-    handler.onResponseError?.(controller, error);
-  });
+  failDispatch(handler, error);
   return true;
 }
 

@@ -55,7 +55,7 @@ export class Egress {
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const manager = this.resolve(this.name);
     if (manager === null) {
-      failEarly(
+      failDispatch(
         handler,
         new InvalidArgumentError(`egress "${this.name}": no such listener or route configuration`),
       );
@@ -70,7 +70,7 @@ export class Egress {
       request = requestHeadOf(options);
       body = bodyOf(options.body, request.headers);
     } catch (error) {
-      failEarly(handler, error as Error);
+      failDispatch(handler, error as Error);
       return true;
     }
     const stream = new EgressStream(manager, this.connection, request, body, handler);
@@ -107,8 +107,11 @@ class SettledController implements Dispatcher.DispatchController {
   }
 }
 
-/** A failure before the stream exists: the handler still gets a controller, then the error. */
-function failEarly(handler: Dispatcher.DispatchHandler, error: Error): void {
+/**
+ * Fails a dispatch before any stream exists, as undici's handler protocol expects: the handler
+ * still gets a controller (`onRequestStart`), then the error, on a later microtask.
+ */
+export function failDispatch(handler: Dispatcher.DispatchHandler, error: Error): void {
   const controller = new SettledController(error);
   queueMicrotask(() => {
     handler.onRequestStart?.(controller, {});

@@ -1,2 +1,2 @@
-export { Egress } from './egress.js';
+export { Egress, failDispatch } from './egress.js';
 export type { EgressResolver } from './egress.js';
