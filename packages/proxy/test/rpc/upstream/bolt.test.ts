@@ -1,15 +1,13 @@
 // The RPC upstream pool against the real sofa-bolt-node peer: multiplexing with id rewrite,
 // timeouts, oneway requests, the in-flight bound, and a server that dies mid-flight.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TimerWheel } from '@meshlet/breaker';
-import { ByteQueue } from '@meshlet/buffer';
 import { bolt, BoltFrame } from '@meshlet/codec';
 import { createRpcUpstreams, type RpcConnectionPools } from '../../../src/rpc/upstream/index.js';
 import {
   boltRequestBytes,
   boltServer,
   call,
-  closeAll,
   clusterOf,
   gate,
   listen,
@@ -18,6 +16,8 @@ import {
   sofaDecode,
   until,
   type Outcome,
+  upstreamScope,
+  decodeFrame,
 } from './helpers.js';
 
 function sum(request: { data?: { args?: unknown[] } }): { value: unknown } {
@@ -32,11 +32,7 @@ function valueOf(outcome: Outcome): unknown {
 
 /** A request frame as the RPC proxy gets it from a downstream sofa-bolt-node client. */
 function downstreamFrame(id: number, method: string, args: unknown[]): BoltFrame {
-  const queue = new ByteQueue();
-  queue.push(boltRequestBytes(id, method, args));
-  const frame = bolt.createCodec().decode(queue);
-  if (frame === null) throw new Error('incomplete frame');
-  return frame;
+  return decodeFrame(bolt, boltRequestBytes(id, method, args));
 }
 
 function responseOf(outcome: Outcome): BoltFrame {
@@ -45,20 +41,13 @@ function responseOf(outcome: Outcome): BoltFrame {
   return outcome.frame;
 }
 
-const opened: RpcConnectionPools[] = [];
-const clusters: (() => Promise<void>)[] = [];
+const { opened, clusters } = upstreamScope();
 
 function upstreamsFor(options: Parameters<typeof createRpcUpstreams>[0] = {}): RpcConnectionPools {
   const upstreams = createRpcUpstreams({ timers: new TimerWheel({ tickMs: 5 }), ...options });
   opened.push(upstreams);
   return upstreams;
 }
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((u) => u.close()));
-  await Promise.all(clusters.splice(0).map((close) => close()));
-  await closeAll();
-});
 
 describe('RPC upstreams: Bolt against a sofa-bolt-node server', () => {
   it('multiplexes 100 concurrent requests on one connection, rewriting ids and mapping responses back', async () => {

@@ -1,11 +1,11 @@
 // Dubbo through the RPC upstream pool, to a raw `net` server speaking @meshlet/codec's dubbo
 // protocol, with requests built by hessian.js as a Dubbo client writes them.
 import { createRequire } from 'node:module';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ByteQueue } from '@meshlet/buffer';
 import { dubbo, DubboFrame, DubboStatus } from '@meshlet/codec';
-import { createRpcUpstreams, type RpcConnectionPools } from '../../../src/rpc/upstream/index.js';
-import { call, closeAll, clusterOf, listen, manualTime, portOf, until } from './helpers.js';
+import { createRpcUpstreams } from '../../../src/rpc/upstream/index.js';
+import { call, clusterOf, listen, manualTime, portOf, until, upstreamScope, decodeFrame } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 interface Encoder {
@@ -34,21 +34,10 @@ function requestBytes(id: bigint, argument: string): Buffer {
 }
 
 function downstreamFrame(id: number, argument: string): DubboFrame {
-  const queue = new ByteQueue();
-  queue.push(requestBytes(BigInt(id), argument));
-  const frame = dubbo.createCodec().decode(queue);
-  if (frame === null) throw new Error('incomplete frame');
-  return frame;
+  return decodeFrame(dubbo, requestBytes(BigInt(id), argument));
 }
 
-const opened: RpcConnectionPools[] = [];
-const clusters: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((u) => u.close()));
-  await Promise.all(clusters.splice(0).map((close) => close()));
-  await closeAll();
-});
+const { opened, clusters } = upstreamScope();
 
 describe('RPC upstreams: Dubbo against a raw dubbo server', () => {
   it('multiplexes requests with rewritten ids, maps responses back, and heartbeats', async () => {

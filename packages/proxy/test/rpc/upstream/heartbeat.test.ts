@@ -1,38 +1,28 @@
 // Heartbeats on idle upstream connections: acknowledged by a sofa-bolt-node server, and a raw
 // Bolt server (meshlet's codec) that stops answering them gets its connection declared dead.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
 import { ByteQueue } from '@meshlet/buffer';
 import { bolt, BoltFrame } from '@meshlet/codec';
-import { createRpcUpstreams, type RpcConnectionPools } from '../../../src/rpc/upstream/index.js';
+import { createRpcUpstreams } from '../../../src/rpc/upstream/index.js';
 import {
   boltRequestBytes,
   boltServer,
   call,
-  closeAll,
   clusterOf,
   listen,
   manualTime,
   portOf,
   until,
+  upstreamScope,
+  decodeFrame,
 } from './helpers.js';
 
 function downstreamFrame(id: number, args: unknown[]): BoltFrame {
-  const queue = new ByteQueue();
-  queue.push(boltRequestBytes(id, 'plus', args));
-  const frame = bolt.createCodec().decode(queue);
-  if (frame === null) throw new Error('incomplete frame');
-  return frame;
+  return decodeFrame(bolt, boltRequestBytes(id, 'plus', args));
 }
 
-const opened: RpcConnectionPools[] = [];
-const clusters: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((u) => u.close()));
-  await Promise.all(clusters.splice(0).map((close) => close()));
-  await closeAll();
-});
+const { opened, clusters } = upstreamScope();
 
 describe('RPC upstreams: heartbeats', () => {
   it('sends a heartbeat on a connection idle for the interval; acknowledged, the connection lives', async () => {

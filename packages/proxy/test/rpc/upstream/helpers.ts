@@ -5,12 +5,15 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Readable, Transform, Writable } from 'node:stream';
+import { afterEach } from 'vitest';
 import { TimerWheel } from '@meshlet/breaker';
+import { ByteQueue } from '@meshlet/buffer';
 import type { Protocol, RpcFrame } from '@meshlet/codec';
 import type { Host } from '@meshlet/lb';
 import { fromEnvoy, TYPE_URLS, type Cluster } from '@meshlet/xds';
 import { createClusterManager } from '../../../src/cluster/index.js';
 import type { RpcFailure, RpcUpstreams } from '../../../src/rpc/types.js';
+import type { RpcConnectionPools } from '../../../src/rpc/upstream/index.js';
 import type { UpstreamCluster, UpstreamOutcome, UpstreamStats } from '../../../src/types.js';
 
 const require = createRequire(import.meta.url);
@@ -316,4 +319,28 @@ export function call(
     },
     calls: () => calls,
   };
+}
+
+/** One frame decoded from its bytes, as the RPC proxy gets it from a downstream client. */
+export function decodeFrame<F extends RpcFrame>(protocol: Protocol<F>, bytes: Buffer): F {
+  const queue = new ByteQueue();
+  queue.push(bytes);
+  const frame = protocol.createCodec().decode(queue);
+  if (frame === null) throw new Error('incomplete frame');
+  return frame;
+}
+
+/**
+ * The pools and clusters a test file opens: each test pushes its own, and after each test they
+ * are closed, then every server the helpers started. Call once, at the top of the file.
+ */
+export function upstreamScope(): { opened: RpcConnectionPools[]; clusters: (() => Promise<void>)[] } {
+  const opened: RpcConnectionPools[] = [];
+  const clusters: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((u) => u.close()));
+    await Promise.all(clusters.splice(0).map((close) => close()));
+    await closeAll();
+  });
+  return { opened, clusters };
 }

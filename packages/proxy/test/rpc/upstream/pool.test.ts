@@ -1,12 +1,12 @@
 // Pool behaviour with protocols of the test's own: a ping-pong protocol (one request per
 // connection at a time), a malformed response, idle close and retire().
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
 import { ByteQueue } from '@meshlet/buffer';
 import { defineProtocol, Frame, MalformedFrameError, type FrameKind } from '@meshlet/codec';
 import { createRpcUpstreams, type RpcConnectionPools } from '../../../src/rpc/upstream/index.js';
 import type { RpcUpstreamsOptions } from '../../../src/rpc/upstream/index.js';
-import { call, closeAll, clusterOf, gate, listen, manualTime, portOf, until } from './helpers.js';
+import { call, clusterOf, gate, listen, manualTime, portOf, until, upstreamScope } from './helpers.js';
 
 // "pp": magic 0x50, kind byte, u32 id, u32 body length, body. Ping-pong: responses carry id 0.
 const KINDS: readonly FrameKind[] = ['request', 'response', 'heartbeat', 'heartbeat-reply', 'oneway'];
@@ -81,20 +81,13 @@ async function ppServer(
   return { port: portOf(server), accepted, received };
 }
 
-const opened: RpcConnectionPools[] = [];
-const clusters: (() => Promise<void>)[] = [];
+const { opened, clusters } = upstreamScope();
 
 function upstreamsFor(options: RpcUpstreamsOptions): RpcConnectionPools {
   const upstreams = createRpcUpstreams(options);
   opened.push(upstreams);
   return upstreams;
 }
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((u) => u.close()));
-  await Promise.all(clusters.splice(0).map((close) => close()));
-  await closeAll();
-});
 
 describe('RPC upstreams: pools', () => {
   it('a ping-pong protocol gets one request per connection at a time', async () => {
