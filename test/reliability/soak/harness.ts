@@ -392,7 +392,7 @@ export function formatReport(report: SoakReport): string {
   lines.push(
     '',
     `Absorbed by the proxy: ${sum('.upstream_cx_connect_fail')} upstream connect failures, ` +
-      `${sum('.upstream_rq_retry')} retries (HTTP clusters).`,
+      `${sum('.upstream_rq_retry')} retries (all clusters).`,
     '',
     '| proxy process | after warm-up | end | growth |',
     '| --- | ---: | ---: | ---: |',
