@@ -5,7 +5,9 @@
 // if any request failed because of the proxy, an update failed, or memory or handles grew.
 //
 // Options: --minutes N (10), --rate N requests/s per protocol (300), --concurrency N loops per
-// protocol (16), --update-every S (3), --restart-every S (60), --json FILE (the whole report).
+// protocol (16), --update-every S (3), --restart-every S (60), --down MS an instance stays down
+// (2000), --warmup S (10), --json FILE (the whole report). The 60-second test's settings:
+// --minutes 1 --rate 100 --concurrency 8 --restart-every 20 --down 1000 --warmup 5.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatReport, runSoak, verdict } from './soak/harness.ts';
@@ -17,6 +19,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     'update-every': { type: 'string', default: '3' },
     'restart-every': { type: 'string', default: '60' },
+    down: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '10' },
     json: { type: 'string' },
   },
 });
@@ -26,9 +30,9 @@ const report = await runSoak({
   durationMs: minutes * 60_000,
   updateEveryMs: Number(values['update-every']) * 1000,
   restartEveryMs: Number(values['restart-every']) * 1000,
-  restartDownMs: 2000,
-  sampleEveryMs: 10_000,
-  warmupMs: 10_000,
+  restartDownMs: Number(values.down),
+  sampleEveryMs: minutes > 2 ? 10_000 : 5_000,
+  warmupMs: Number(values.warmup) * 1000,
   rate: Number(values.rate),
   concurrency: Number(values.concurrency),
   log: (line) => {
