@@ -203,12 +203,38 @@ export function redact(value: Json): Json {
   if (Array.isArray(value)) return value.map(redact);
   if (value !== null && typeof value === 'object') {
     const out: JsonObject = {};
+    const credentialHeader = isCredentialHeader(value);
     for (const [k, v] of Object.entries(value)) {
-      out[k] = SENSITIVE_KEYS.has(normalized(k)) ? redactAll(v) : redact(v);
+      out[k] = isSensitiveKey(k) || (credentialHeader && k === 'value') ? redactAll(v) : redact(v);
     }
     return out;
   }
   return value;
+}
+
+// Name endings that mark a secret in a user filter's config or a TypedStruct: `token_secret`,
+// `secret_access_key`, `bearer_token`, `db_password`... (`max_tokens` and `token_bucket` do not end so).
+const SENSITIVE_SUFFIXES = ['secret', 'password', 'token', 'privatekey', 'apikey', 'secretkey', 'accesskey'];
+
+function isSensitiveKey(key: string): boolean {
+  const name = normalized(key);
+  if (SENSITIVE_KEYS.has(name)) return true;
+  for (const suffix of SENSITIVE_SUFFIXES) if (name.endsWith(suffix)) return true;
+  return false;
+}
+
+// Headers whose value is a credential: `{ key: 'authorization', value: 'Bearer ...' }` in a
+// route's `request_headers_to_add` (or a header matcher) shows its name, not its value.
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'x-api-key',
+]);
+
+function isCredentialHeader(value: JsonObject): boolean {
+  const key = value.key;
+  return typeof key === 'string' && CREDENTIAL_HEADERS.has(key.toLowerCase());
 }
 
 /** What the dump is built from. */

@@ -214,6 +214,10 @@ export class HttpConnectionManager {
     if (config.normalizePath || config.mergeSlashes) request.path = normalizedPath(request.path, config);
     const peer = connection.remoteAddress;
     const xff = headers['x-forwarded-for'];
+    // Envoy's default `forward_client_cert_details: SANITIZE`, for every request: a client's
+    // x-forwarded-client-cert would claim a TLS client identity to the upstream it never proved.
+    if (headers['x-forwarded-client-cert'] !== undefined)
+      Reflect.deleteProperty(headers, 'x-forwarded-client-cert');
     // Envoy's header sanitizing: an external client cannot set what only a trusted hop may.
     if (isInternalRequest(xff, peer, config.useRemoteAddress)) {
       if (config.useRemoteAddress) headers['x-envoy-internal'] = 'true';
