@@ -3,13 +3,13 @@
 // header rules, matches the route, runs the filter chain and hands the stream to the router filter.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type * as model from '@meshlet/xds';
 import type { FilterChainPlan } from '../filters/chain.js';
 import type { DownstreamConnection, ConnectionInfoImpl } from '../listener/connection.js';
 import type { HeaderMap, RouteTable, RouterFilter, StreamObserver } from '../types.js';
 import { H1Stream, H1UpgradeStream } from './h1-stream.js';
-import { FastH1Stream, type FastH1Output } from './h1-fast-stream.js';
+import { FastH1Stream, type ArrivingBody, type FastH1Output } from './h1-fast-stream.js';
 import { H2Stream } from './h2-stream.js';
 import {
   forwardableRequestHeaders,
@@ -117,7 +117,7 @@ export class HttpConnectionManager {
     headers: HeaderMap,
     headerCount: number,
     versionMinor: number,
-    body: Readable | null,
+    body: ArrivingBody | null,
     downstream: DownstreamConnection,
     out: FastH1Output,
   ): FastH1Stream | number {

@@ -30,6 +30,9 @@ export interface FastH1Output {
   readonly keepAliveSeconds: number;
 }
 
+/** A request body on the fast path: a Readable that knows when the whole body was received. */
+export type ArrivingBody = Readable & { readonly complete: boolean };
+
 /** RFC 9110 token (node's `checkIsHttpToken`). */
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
 /** Characters a header value may not hold (node's `checkInvalidHeaderChar`). */
@@ -74,6 +77,8 @@ export class FastH1Stream extends HttpStream {
   private readonly downstream: DownstreamConnection;
   private readonly keepAlive: boolean;
   private readonly isHead: boolean;
+  /** The request body as it arrives (`complete` once whole), or `null` without one. */
+  private readonly requestBody: ArrivingBody | null;
   /** The response carries no body (HEAD, 1xx, 204, 304): writes are dropped. */
   private bodiless = false;
   private chunked = false;
@@ -89,10 +94,11 @@ export class FastH1Stream extends HttpStream {
     downstream: DownstreamConnection,
     protocol: DownstreamProtocol,
     request: RequestHeadImpl,
-    body: Readable | null,
+    body: ArrivingBody | null,
     out: FastH1Output,
   ) {
     super(manager, downstream.info, protocol, request, body, null);
+    this.requestBody = body;
     this.out = out;
     this.downstream = downstream;
     this.keepAlive = out.keepAlive;
@@ -109,8 +115,13 @@ export class FastH1Stream extends HttpStream {
     const status = head.status;
     const headers = head.headers;
     const limit = this.manager.maxRequestsPerConnection;
+    // A response that goes out before its request body was read whole (a 413, an early upstream
+    // answer) closes the connection, as Envoy does: the rest would have to be read and dropped.
     let close =
-      !this.keepAlive || this.downstream.owner.draining || (limit > 0 && this.downstream.requests >= limit);
+      !this.keepAlive ||
+      this.downstream.owner.draining ||
+      (limit > 0 && this.downstream.requests >= limit) ||
+      (this.requestBody !== null && !this.requestBody.complete);
     let text = `HTTP/1.1 ${String(status)} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
     for (const name in headers) {
       const value = headers[name];

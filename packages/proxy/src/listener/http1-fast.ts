@@ -101,8 +101,22 @@ export function mergeRawHeaders(raw: readonly string[]): HeaderMap {
   return out;
 }
 
+/** Whether a raw head names `Host` more than once. */
+function hasSecondHost(raw: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
+
 /** A request body as a Readable: chunks pushed by the parser, reading paused on backpressure. */
 class FastRequestBody extends Readable {
+  /** The whole body was received (the message ended). */
+  complete = false;
   private readonly connection: FastH1Connection;
   constructor(connection: FastH1Connection) {
     super();
@@ -328,6 +342,12 @@ export class FastH1Connection implements FastH1Output {
       this.rawHeaders = null;
     }
     const method = methods[methodIndex] ?? 'GET';
+    if (hasSecondHost(raw)) {
+      // RFC 9112 §3.2: more than one Host is a 400 (a proxy keeping the first and an upstream the
+      // last would route differently).
+      this.refuse(400);
+      return 1;
+    }
     const merged = mergeRawHeaders(raw);
     const count = raw.length / 2;
     if (upgrade) {
@@ -390,7 +410,10 @@ export class FastH1Connection implements FastH1Output {
     this.parsing = false;
     const body = this.body;
     this.body = null;
-    if (body !== null && !body.destroyed) body.push(null);
+    if (body !== null) {
+      body.complete = true;
+      if (!body.destroyed) body.push(null);
+    }
     if (this.active === null && !this.closing) this.becomeIdle();
   };
 

@@ -201,6 +201,20 @@ describe('HTTP/1.1 fast path', () => {
     expect(chunk).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
   });
 
+  it('refuses a second Host with 400, and closes after a response that left the body unread', async () => {
+    const a = await upstream('a', (req, res) => {
+      // Answers before reading the body.
+      res.end('early');
+      req.resume();
+    });
+    const proxy = await fastProxy(a.port);
+    expect(await exchange(proxy, 'GET / HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(a.requests).toHaveLength(0);
+    // The declared body never comes whole: the answer closes the connection rather than read on.
+    const early = await exchange(proxy, 'POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 100000\r\n\r\nabc');
+    expect(early).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*Connection: close\r\n[\s\S]*early$/);
+  });
+
   it('answers 431 to headers over the limits and 400 without a host', async () => {
     const a = await upstream('a');
     const proxy = await fastProxy(a.port, {
