@@ -47,6 +47,12 @@ export interface ProxyOptions {
   readonly requestId?: () => string;
   /** Connections each listener accepts at once; beyond, new ones are closed. Default unlimited. */
   readonly maxConnections?: number;
+  /**
+   * Serve HTTP/1.1 with the fast path: node's llhttp binding driven directly on the sockets,
+   * without node:http's request/response objects (same filters, router and limits). Default off,
+   * or on when the environment variable `MESHLET_HTTP1_FAST_PATH` is `1`.
+   */
+  readonly http1FastPath?: boolean;
   /** How long a listener removed by `update()` may take to finish its streams. Default 5 s. */
   readonly drainTimeoutMs?: number;
   /** Resolves STRICT_DNS / LOGICAL_DNS host names. Default node:dns. */
@@ -403,6 +409,9 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
               ? { maxConnections: this.options.maxConnections }
               : {}),
             onError: this.env.onError,
+            ...(this.options.http1FastPath !== undefined
+              ? { http1FastPath: this.options.http1FastPath }
+              : {}),
           }),
         );
       }

@@ -9,6 +9,7 @@ import type { FilterChainPlan } from '../filters/chain.js';
 import type { DownstreamConnection, ConnectionInfoImpl } from '../listener/connection.js';
 import type { HeaderMap, RouteTable, RouterFilter, StreamObserver } from '../types.js';
 import { H1Stream, H1UpgradeStream } from './h1-stream.js';
+import { FastH1Stream, type ArrivingBody, type FastH1Output } from './h1-fast-stream.js';
 import { H2Stream } from './h2-stream.js';
 import {
   forwardableRequestHeaders,
@@ -93,7 +94,7 @@ export class HttpConnectionManager {
       rejectH1(res, 431);
       return;
     }
-    const request = this.h1Request(req, downstream.info, false);
+    const request = this.h1Request(req.method, req.url, req.headers, downstream.info, false);
     if (request === null) {
       rejectH1(res, 400);
       return;
@@ -105,20 +106,75 @@ export class HttpConnectionManager {
     this.begin(stream);
   }
 
+  /**
+   * An HTTP/1 request from the llhttp fast path (`http1-fast.ts`): the head already parsed,
+   * `headers` merged as node:http merges them. Returns the stream, or `null` when the request was
+   * refused here (the status to answer with is then in `refusal`).
+   */
+  handleFastH1(
+    method: string,
+    url: string,
+    headers: HeaderMap,
+    headerCount: number,
+    versionMinor: number,
+    body: ArrivingBody | null,
+    downstream: DownstreamConnection,
+    out: FastH1Output,
+  ): FastH1Stream | number {
+    downstream.requests++;
+    if (headerCount > this.maxHeadersCount) return 431;
+    const request = this.h1Request(method, url, headers, downstream.info, false);
+    if (request === null) return 400;
+    const stream = new FastH1Stream(
+      this,
+      downstream,
+      versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
+      request,
+      body,
+      out,
+    );
+    this.begin(stream);
+    return stream;
+  }
+
   /** An HTTP/1.1 `Upgrade` request from node:http's `upgrade` event. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, downstream: DownstreamConnection): void {
-    if (req.rawHeaders.length / 2 > this.maxHeadersCount) {
+    this.handleRawUpgrade(
+      req.method,
+      req.url,
+      req.headers,
+      req.rawHeaders.length / 2,
+      req.httpVersionMinor,
+      socket,
+      head,
+      downstream,
+    );
+  }
+
+  /** An HTTP/1.1 `Upgrade` request, its head parsed (node:http or the fast path). */
+  handleRawUpgrade(
+    method: string | undefined,
+    url: string | undefined,
+    headers: HeaderMap,
+    headerCount: number,
+    versionMinor: number,
+    socket: Duplex,
+    head: Buffer,
+    downstream: DownstreamConnection,
+  ): void {
+    if (headerCount > this.maxHeadersCount) {
       socket.end(
         'HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n',
       );
       return;
     }
-    const request = this.h1Request(req, downstream.info, true);
+    const request = this.h1Request(method, url, headers, downstream.info, true);
     if (request === null) {
       socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       return;
     }
-    this.begin(new H1UpgradeStream(this, downstream, req, socket, head, request));
+    const protocol = versionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
+    this.begin(new H1UpgradeStream(this, downstream, protocol, socket, head, request));
   }
 
   /** An HTTP/2 stream from node:http2. */
@@ -152,13 +208,14 @@ export class HttpConnectionManager {
   }
 
   private h1Request(
-    req: IncomingMessage,
+    method: string | undefined,
+    url: string | undefined,
+    headers: HeaderMap,
     connection: ConnectionInfoImpl,
     upgrade: boolean,
   ): RequestHeadImpl | null {
-    const headers = req.headers;
     let authority = headers.host;
-    let path = req.url ?? '/';
+    let path = url ?? '/';
     if (path.charCodeAt(0) !== 47 /* '/' */ && path !== '*') {
       // Absolute form (`GET http://host/path`): the authority comes from the target.
       const match = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(path);
@@ -166,9 +223,9 @@ export class HttpConnectionManager {
       authority = match[1];
       path = match[2] === '' ? '/' : (match[2] as string);
     }
-    if (authority === undefined) return null;
+    if (typeof authority !== 'string') return null;
     return new RequestHeadImpl(
-      req.method ?? 'GET',
+      method ?? 'GET',
       connection.tls ? 'https' : 'http',
       authority,
       path,

@@ -118,12 +118,12 @@ export class H1UpgradeStream extends HttpStream {
   constructor(
     manager: HttpConnectionManager,
     downstream: DownstreamConnection,
-    req: IncomingMessage,
+    protocol: DownstreamProtocol,
     socket: Duplex,
     head: Buffer,
     request: RequestHeadImpl,
   ) {
-    super(manager, downstream.info, protocolOf(req), request, null, { socket, head });
+    super(manager, downstream.info, protocol, request, null, { socket, head });
     this.socket = socket;
     (socket as Duplex & Tagged)[kStream] = this;
     socket.once('close', onSocketClose);

@@ -30,6 +30,7 @@ import type {
 } from './filter-chains.js';
 import type { HttpConnectionManager } from '../http/connection-manager.js';
 import { plainAddress } from '../http/headers.js';
+import { FastHttp1Server } from './http1-fast.js';
 import { StreamInfoImpl } from '../http/stream-info.js';
 import { NOOP_STREAM_OBSERVER } from '../observe/noop.js';
 import type { ConnectionHandler, StreamObserver } from '../types.js';
@@ -43,11 +44,17 @@ export interface ListenerOptions {
   readonly maxConnections?: number;
   /** Reports errors that reach no request (a failing socket handler). */
   readonly onError: (error: unknown, where: string) => void;
+  /**
+   * Serve HTTP/1.1 with the llhttp fast path (`http1-fast.ts`) instead of node:http's server.
+   * Default off, or on when the environment variable `MESHLET_HTTP1_FAST_PATH` is `1`.
+   */
+  readonly http1FastPath?: boolean;
 }
 
 interface ServerPair {
   h1: http.Server | null;
   h2: Http2Server | null;
+  fast: FastHttp1Server | null;
 }
 
 /** How often node checks header and request deadlines: a quarter of the shorter one, 10 ms to 30 s. */
@@ -98,10 +105,12 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
   private readonly networkConnections = new Set<NetworkConnectionImpl>();
   private pendingSession: DownstreamConnection | null = null;
   private drained: Promise<void> | null = null;
+  private readonly fastPath: boolean;
 
   constructor(compiled: CompiledListener, options: ListenerOptions) {
     this.current = compiled;
     this.options = options;
+    this.fastPath = options.http1FastPath ?? process.env.MESHLET_HTTP1_FAST_PATH === '1';
     const buffers =
       compiled.bufferLimitBytes === undefined ? {} : { highWaterMark: compiled.bufferLimitBytes };
     if (compiled.tls) {
@@ -241,6 +250,7 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
     for (const pair of this.servers.values()) {
       pair.h1?.close(ignore);
       pair.h2?.close(ignore);
+      pair.fast?.close();
     }
   }
 
@@ -462,7 +472,7 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
   private serversFor(chain: CompiledFilterChain): ServerPair {
     let pair = this.servers.get(chain.limitsKey);
     if (pair === undefined) {
-      pair = { h1: null, h2: null };
+      pair = { h1: null, h2: null, fast: null };
       this.servers.set(chain.limitsKey, pair);
     }
     return pair;
@@ -470,6 +480,11 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
 
   private toHttp1(socket: Duplex, chain: CompiledFilterChain, connection: DownstreamConnection): void {
     const pair = this.serversFor(chain);
+    if (this.fastPath) {
+      pair.fast ??= new FastHttp1Server(chain.limits, checkingInterval(chain.limits), this.options.onError);
+      pair.fast.attach(socket, connection);
+      return;
+    }
     pair.h1 ??= this.createHttp1Server(chain.limits);
     this.socketConnections.set(socket, connection);
     pair.h1.emit('connection', socket);
