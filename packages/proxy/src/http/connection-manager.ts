@@ -166,7 +166,7 @@ export class HttpConnectionManager {
       authority = match[1];
       path = match[2] === '' ? '/' : (match[2] as string);
     }
-    if (authority === undefined) return null;
+    if (authority === undefined || hasSecondHost(req.rawHeaders)) return null;
     return new RequestHeadImpl(
       req.method ?? 'GET',
       connection.tls ? 'https' : 'http',
@@ -293,6 +293,21 @@ const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
  */
 function isNormalPath(path: string): boolean {
   return PLAIN_PATH.test(path) && !path.includes('/.');
+}
+
+/**
+ * Whether the head carries more than one `Host` (RFC 9112 §3.2: a 400). node:http keeps the first
+ * and drops the others, so a proxy and an upstream that keeps the last would route differently.
+ */
+function hasSecondHost(raw: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
 }
 
 function rejectH1(res: ServerResponse, status: number): void {
