@@ -1,7 +1,7 @@
 // HTTP/2 frames written by hand (RFC 9113 §4.1), for floods a well-behaved client library
 // refuses to send: SETTINGS and PING without reading the ACKs, endless CONTINUATION.
 import http2 from 'node:http2';
-import type { Http2Session } from 'node:http2';
+import type { ClientHttp2Session } from 'node:http2';
 import { once } from 'node:events';
 
 /** The client connection preface (RFC 9113 §3.4). */
@@ -96,7 +96,7 @@ export function parseFrames(bytes: Buffer): ServerFrames {
 }
 
 /** An h2c (prior knowledge) node:http2 client session, connected. */
-export async function h2Session(port: number): Promise<Http2Session> {
+export async function h2Session(port: number): Promise<ClientHttp2Session> {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   session.on('error', () => undefined);
   await once(session, 'connect');

@@ -94,8 +94,9 @@ describe('HTTP/2 abuse', () => {
     session.on('goaway', (code: number) => (goaway = code));
     let sent = 0;
     // HEADERS then RST_STREAM at once, in bursts, as the attack does: 5,000 streams.
-    for (let burst = 0; burst < 50 && !session.destroyed && !session.closed; burst++) {
-      for (let i = 0; i < 100 && !session.destroyed && !session.closed; i++) {
+    const alive = (): boolean => !session.destroyed && !session.closed;
+    for (let burst = 0; burst < 50 && alive(); burst++) {
+      for (let i = 0; i < 100 && alive(); i++) {
         const req = session.request({ ':path': `/held/${sent}` });
         req.on('error', () => undefined);
         req.close(http2.constants.NGHTTP2_CANCEL);

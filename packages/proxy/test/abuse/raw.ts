@@ -12,11 +12,11 @@ export interface RawUpstream {
   /** Requests node:http parsed, in order: method, url and raw headers. */
   readonly requests: { method: string; url: string; rawHeaders: string[]; body: string }[];
   /** Every byte received, all connections, in arrival order. */
-  bytes(): string;
+  readonly bytes: () => string;
   /** Connections open now. */
   readonly sockets: Set<Socket>;
   readonly server: http.Server;
-  close(): Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 /** Starts a {@link RawUpstream} answering `200 ok` (or via `handler`) after reading each body. */
