@@ -4,7 +4,6 @@
 import { type EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import type * as model from '@meshlet/xds';
 import type { HttpProxy } from '../../src/index.js';
 import { cluster, gateway, match, origin, route, routeAction } from '../e2e/helpers.js';
 import { e2eScope } from '../e2e/scope.js';
@@ -12,7 +11,7 @@ import { connect, exchange, rawUpstream, readUntil, statuses, type RawUpstream }
 
 const { cleanups, start } = e2eScope();
 
-const WEBSOCKET: model.UpgradeConfig[] = [{ upgradeType: 'websocket', enabled: true }];
+const WEBSOCKET: { upgradeType: string; enabled: boolean }[] = [{ upgradeType: 'websocket', enabled: true }];
 
 function next(emitter: EventEmitter, name: string): Promise<unknown[]> {
   return new Promise((resolve) => {
