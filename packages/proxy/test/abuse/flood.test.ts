@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { HttpProxy, ProxyOptions } from '../../src/index.js';
 import { cluster, gateway, origin, route, routeAction } from '../e2e/helpers.js';
 import { e2eScope } from '../e2e/scope.js';
-import { connect, rawUpstream, readUntil } from './raw.js';
+import { connect, rawUpstream, readUntil, report } from './raw.js';
 
 const { cleanups, start } = e2eScope();
 
@@ -96,8 +96,9 @@ describe('connection floods', () => {
     }
     const held = open();
     const perConnection = (memory() - before) / held;
-    if (process.env.MESHLET_ABUSE_REPORT === '1')
-      console.log(`idle flood: ${String(held)} connections, ${(perConnection / 1024).toFixed(1)} KiB each`);
+    report(
+      `idle flood: ${String(held)} connections held, ${(perConnection / 1024).toFixed(1)} KiB of heap+buffers per connection (both ends)`,
+    );
     expect(held).toBeGreaterThan(1900);
     // Both ends of each connection live in this process: a generous bound for the pair.
     expect(perConnection).toBeLessThan(64 * 1024);
@@ -122,6 +123,9 @@ describe('connection floods', () => {
       }),
     );
     expect(stat(proxy, 'envoy_listener_downstream_cx_active')).toBeLessThanOrEqual(50);
+    report(
+      `maxConnections 50: ${String(sockets.filter((s) => !s.destroyed).length)} of 500 connections kept`,
+    );
     const accepted = sockets.filter((s) => !s.destroyed);
     expect(accepted.length).toBe(50);
     expect(alive.length).toBeGreaterThanOrEqual(50);

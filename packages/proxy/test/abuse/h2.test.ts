@@ -18,7 +18,7 @@ import {
   parseFrames,
   settings,
 } from './h2-frames.js';
-import { connect } from './raw.js';
+import { connect, report } from './raw.js';
 
 const { cleanups, start, upstream: startUpstream } = e2eScope();
 
@@ -50,6 +50,9 @@ async function until(check: () => boolean, wait: () => Promise<unknown>): Promis
  * A proxy in front of an upstream that holds every request open (until the test ends), counting
  * those still open upstream: each request the proxy started and has not cancelled.
  */
+/** Requests the held upstream has seen, over all tests (for the report). */
+const upstreamSeen = { count: 0 };
+
 async function setup(): Promise<{ proxy: HttpProxy; port: number; open: Set<http.IncomingMessage> }> {
   const open = new Set<http.IncomingMessage>();
   const held: http.ServerResponse[] = [];
@@ -59,6 +62,7 @@ async function setup(): Promise<{ proxy: HttpProxy; port: number; open: Set<http
       return;
     }
     open.add(req);
+    upstreamSeen.count++;
     held.push(res);
     res.once('close', () => {
       open.delete(req);
@@ -86,13 +90,14 @@ async function fastRequest(port: number): Promise<string> {
 }
 
 describe('HTTP/2 abuse', () => {
-  it('rapid reset (CVE-2023-44487): cancelled streams cancel their upstream requests; the flood ends the session', async () => {
+  it('rapid reset (CVE-2023-44487): the flood ends the session and leaves no upstream request open', async () => {
     const { proxy, port, open } = await setup();
     const session = await h2Session(port);
     const closed = next(session, 'close');
     let goaway: number | null = null;
     session.on('goaway', (code: number) => (goaway = code));
     let sent = 0;
+    const seenBefore = upstreamSeen.count;
     // HEADERS then RST_STREAM at once, in bursts, as the attack does: 5,000 streams.
     const alive = (): boolean => !session.destroyed && !session.closed;
     for (let burst = 0; burst < 50 && alive(); burst++) {
@@ -105,6 +110,9 @@ describe('HTTP/2 abuse', () => {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     await closed;
+    report(
+      `rapid reset: GOAWAY ${String(goaway)} after ${String(sent)} HEADERS+RST_STREAM pairs; ${String(upstreamSeen.count - seenBefore)} reached the upstream`,
+    );
     // node:http2's reset rate limit ends the session with a GOAWAY long before the 5,000th stream
     // (about 1,200 here).
     expect(goaway).not.toBe(null);
@@ -115,6 +123,29 @@ describe('HTTP/2 abuse', () => {
       () => new Promise((resolve) => setTimeout(resolve, 10)),
     );
     expect(await fastRequest(port)).toBe('fast');
+  });
+
+  it('streams reset after their requests reached the upstream cancel those requests (no orphans)', async () => {
+    const { proxy, port, open } = await setup();
+    const session = await h2Session(port);
+    cleanups.push(() => {
+      session.destroy();
+    });
+    const streams = Array.from({ length: 50 }, (_, i) => {
+      const req = session.request({ ':path': `/held/reached/${String(i)}` });
+      req.on('error', () => undefined);
+      return req;
+    });
+    await until(
+      () => open.size === 50,
+      () => new Promise((resolve) => setTimeout(resolve, 10)),
+    );
+    for (const req of streams) req.close(http2.constants.NGHTTP2_CANCEL);
+    await until(
+      () => open.size === 0 && stat(proxy, 'envoy_http_downstream_rq_active') === 0,
+      () => new Promise((resolve) => setTimeout(resolve, 10)),
+    );
+    expect(stat(proxy, 'envoy_http_downstream_rq_rx_reset')).toBe(50);
   });
 
   it('SETTINGS flood without reading the ACKs: the session is closed, memory does not grow with it', async () => {
@@ -128,6 +159,13 @@ describe('HTTP/2 abuse', () => {
     const burst = Buffer.concat(Array.from({ length: 1000 }, () => one));
     for (let i = 0; i < 100 && !socket.destroyed; i++) socket.write(burst);
     await closed;
+    await until(
+      () => stat(proxy, 'envoy_http_downstream_cx_active') === 0,
+      () => new Promise((resolve) => setTimeout(resolve, 10)),
+    );
+    report(
+      `SETTINGS flood: closed after the proxy read ${String(stat(proxy, 'envoy_http_downstream_cx_rx_bytes_total'))} bytes (100,000 frames sent)`,
+    );
     // node:http2's flood guard: GOAWAY (INTERNAL_ERROR) and the connection closed.
     expect(parseFrames(Buffer.concat(received)).goawayCode).not.toBe(null);
     expect(parseFrames(Buffer.concat(received)).goawayCode).not.toBe(http2.constants.NGHTTP2_NO_ERROR);
@@ -139,7 +177,7 @@ describe('HTTP/2 abuse', () => {
   });
 
   it('PING flood without reading the ACKs: the session is closed', async () => {
-    const { port } = await setup();
+    const { proxy, port } = await setup();
     const socket = await connect(port);
     const received: Buffer[] = [];
     socket.on('data', (d: Buffer) => received.push(d));
@@ -149,17 +187,23 @@ describe('HTTP/2 abuse', () => {
     const burst = Buffer.concat(Array.from({ length: 1000 }, () => ping));
     for (let i = 0; i < 100 && !socket.destroyed; i++) socket.write(burst);
     await closed;
+    await until(
+      () => stat(proxy, 'envoy_http_downstream_cx_active') === 0,
+      () => new Promise((resolve) => setTimeout(resolve, 10)),
+    );
+    report(
+      `PING flood: closed after the proxy read ${String(stat(proxy, 'envoy_http_downstream_cx_rx_bytes_total'))} bytes (100,000 frames sent)`,
+    );
     expect(parseFrames(Buffer.concat(received)).goawayCode).not.toBe(null);
     expect(parseFrames(Buffer.concat(received)).goawayCode).not.toBe(http2.constants.NGHTTP2_NO_ERROR);
     expect(await fastRequest(port)).toBe('fast');
   });
 
   it('CONTINUATION flood (a header block that never ends): the session is closed, nothing forwarded', async () => {
-    const { port, open } = await setup();
+    const { proxy, port, open } = await setup();
     const socket = await connect(port);
-    const received: Buffer[] = [];
-    socket.on('data', (d: Buffer) => received.push(d));
     const closed = next(socket, 'close');
+    socket.resume();
     const first = headerBlock([
       [':method', 'GET'],
       [':scheme', 'http'],
@@ -174,6 +218,13 @@ describe('HTTP/2 abuse', () => {
       if (!socket.write(burst)) await Promise.race([next(socket, 'drain'), closed]);
     }
     await closed;
+    await until(
+      () => stat(proxy, 'envoy_http_downstream_cx_active') === 0,
+      () => new Promise((resolve) => setTimeout(resolve, 10)),
+    );
+    report(
+      `CONTINUATION flood: closed after the proxy read ${String(stat(proxy, 'envoy_http_downstream_cx_rx_bytes_total'))} bytes (up to 100 MB offered)`,
+    );
     expect(open.size).toBe(0);
     expect(await fastRequest(port)).toBe('fast');
   });

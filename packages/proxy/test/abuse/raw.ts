@@ -115,3 +115,8 @@ export function rssAfterGc(): number {
   (globalThis as { gc?: () => void }).gc?.();
   return process.memoryUsage().rss;
 }
+
+/** Prints a figure for docs/reliability.md when `MESHLET_ABUSE_REPORT=1`. */
+export function report(line: string): void {
+  if (process.env.MESHLET_ABUSE_REPORT === '1') console.log(`[abuse] ${line}`);
+}

@@ -7,7 +7,7 @@ import type * as model from '@meshlet/xds';
 import { defineHttpFilter, type HttpProxy, type ProxyOptions } from '../../src/index.js';
 import { cluster, customFilter, gateway, origin, route, routeAction } from '../e2e/helpers.js';
 import { e2eScope } from '../e2e/scope.js';
-import { connect, exchange, rawUpstream, statuses, type RawUpstream } from './raw.js';
+import { connect, exchange, rawUpstream, report, statuses, type RawUpstream } from './raw.js';
 
 const { cleanups, start } = e2eScope();
 
@@ -41,6 +41,22 @@ async function setup(
     more,
   );
   return { proxy, port: proxy.address('ingress')?.port ?? 0, upstream };
+}
+
+function stat(proxy: HttpProxy, name: string): number {
+  let sum = 0;
+  for (const line of (proxy.stats?.prometheus() ?? '').split('\n')) {
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
+  }
+  return sum;
+}
+
+/** What the proxy read from the connections of `proxy` that have closed. */
+async function bytesRead(proxy: HttpProxy): Promise<number> {
+  while (stat(proxy, 'envoy_listener_downstream_cx_active') > 0) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return stat(proxy, 'envoy_http_downstream_cx_rx_bytes_total');
 }
 
 function next(emitter: EventEmitter, name: string): Promise<void> {
@@ -77,6 +93,9 @@ describe('slowloris', () => {
     const started = performance.now();
     const [dripped] = await Promise.all([drip(port, head, 10), ok(proxy)]);
     expect(statuses(dripped.reply)).toEqual([408]);
+    report(
+      `slowloris drip: 408 after ${(performance.now() - started).toFixed(0)} ms (deadline 300 ms), ${String(dripped.sent)} of ${String(head.length)} bytes sent`,
+    );
     // Bytes kept coming, yet the deadline held (node checks it every quarter of the timeout).
     expect(dripped.sent).toBeLessThan(head.length);
     expect(performance.now() - started).toBeLessThan(3000);
@@ -119,7 +138,7 @@ describe('oversized requests', () => {
   });
 
   it('one header of 1 MB gets 431 without the proxy buffering it: the connection closes early', async () => {
-    const { port, upstream } = await setup({ maxRequestHeadersKb: 8 });
+    const { proxy, port, upstream } = await setup({ maxRequestHeadersKb: 8 });
     const socket = await connect(port);
     let reply = '';
     socket.on('data', (d: Buffer) => (reply += d.toString('latin1')));
@@ -132,6 +151,9 @@ describe('oversized requests', () => {
       if (!socket.write(chunk)) await Promise.race([next(socket, 'drain'), closed]);
     }
     await closed;
+    report(
+      `1 MB header: 431 and closed after the proxy read ${String(await bytesRead(proxy))} bytes (limit 8 KiB)`,
+    );
     expect(statuses(reply)).toEqual([431]);
     expect(upstream.bytes()).toBe('');
   });
@@ -165,7 +187,7 @@ describe('bugs found', () => {
   });
 
   it('regression: after a 413 the proxy kept reading an endless chunked body on the kept-alive connection', async () => {
-    const { port, upstream } = await setup(
+    const { proxy, port, upstream } = await setup(
       { httpFilters: [customFilter('limit', 'test.body_limit')] },
       { filters: [bodyLimit] },
     );
@@ -182,6 +204,9 @@ describe('bugs found', () => {
       if (!socket.write(chunk)) await Promise.race([next(socket, 'drain'), closed]);
     }
     await closed;
+    report(
+      `endless chunked body: 413 and closed after the proxy read ${String(await bytesRead(proxy))} bytes (limit 1 KiB)`,
+    );
     expect(statuses(reply)).toEqual([413]);
     expect(written).toBeLessThan(64 * 1024 * 1024);
     expect(upstream.bytes()).toBe('');
