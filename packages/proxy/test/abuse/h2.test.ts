@@ -53,7 +53,9 @@ async function until(check: () => boolean, wait: () => Promise<unknown>): Promis
 /** Requests the held upstream has seen, over all tests (for the report). */
 const upstreamSeen = { count: 0 };
 
-async function setup(): Promise<{ proxy: HttpProxy; port: number; open: Set<http.IncomingMessage> }> {
+async function setup(
+  idleTimeoutMs?: number,
+): Promise<{ proxy: HttpProxy; port: number; open: Set<http.IncomingMessage> }> {
   const open = new Set<http.IncomingMessage>();
   const held: http.ServerResponse[] = [];
   const up = await startUpstream('held', (req, res) => {
@@ -70,7 +72,13 @@ async function setup(): Promise<{ proxy: HttpProxy; port: number; open: Set<http
     });
   });
   const proxy = await start(
-    gateway({ routes: [route('r', { route: routeAction('up') })], clusters: [cluster('up', [up.port])] }),
+    gateway({
+      routes: [route('r', { route: routeAction('up') })],
+      clusters: [cluster('up', [up.port])],
+      ...(idleTimeoutMs === undefined
+        ? {}
+        : { hcm: { commonHttpProtocolOptions: { headersWithUnderscoresAction: 'ALLOW', idleTimeoutMs } } }),
+    }),
   );
   return { proxy, port: proxy.address('ingress')?.port ?? 0, open };
 }
@@ -146,6 +154,17 @@ describe('HTTP/2 abuse', () => {
       () => new Promise((resolve) => setTimeout(resolve, 10)),
     );
     expect(stat(proxy, 'envoy_http_downstream_rq_rx_reset')).toBe(50);
+  });
+
+  it('a session that opens no stream (the HTTP/2 slowloris) is closed at idle_timeout', async () => {
+    const { port } = await setup(300);
+    const socket = await connect(port);
+    socket.resume();
+    const closed = next(socket, 'close');
+    socket.write(Buffer.concat([PREFACE, settings()]));
+    const started = performance.now();
+    await closed;
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('SETTINGS flood without reading the ACKs: the session is closed, memory does not grow with it', async () => {
