@@ -502,6 +502,8 @@ export interface RpcProxy {
   readonly requestTimeoutMs?: number;
   /** Largest frame accepted from clients (bytes). Absent: the protocol's default. */
   readonly maxFrameSize?: number;
+  /** A frame begun by a client must arrive whole within it, else the connection closes (ms). Absent: 60 s; 0 = none. */
+  readonly frameTimeoutMs?: number;
 }
 
 // ── access logs and tracing ─────────────────────────────────────────────────────────────────

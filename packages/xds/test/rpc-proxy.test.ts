@@ -39,6 +39,7 @@ describe('rpc_proxy config', () => {
         stat_prefix: 'bolt_in',
         request_timeout_ms: 2000,
         max_frame_size: 65536,
+        frame_timeout_ms: 2500,
         http_filters: [
           {
             name: 'envoy.filters.http.local_ratelimit',
@@ -73,6 +74,7 @@ describe('rpc_proxy config', () => {
     const config = filter?.config;
     expect(config?.requestTimeoutMs).toBe(2000);
     expect(config?.maxFrameSize).toBe(65536);
+    expect(config?.frameTimeoutMs).toBe(2500);
     expect(config?.httpFilters?.map((f) => f.config.type)).toEqual(['local_rate_limit', 'custom']);
     expect(config?.httpFilters?.[0]?.config).toMatchObject({
       tokenBucket: { maxTokens: 10, tokensPerFill: 10, fillIntervalMs: 1000 },

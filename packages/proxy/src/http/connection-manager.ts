@@ -94,6 +94,10 @@ export class HttpConnectionManager {
       rejectH1(res, 431);
       return;
     }
+    if (hasSecondHost(req.rawHeaders)) {
+      rejectH1(res, 400);
+      return;
+    }
     const request = this.h1Request(req.method, req.url, req.headers, downstream.info, false);
     if (request === null) {
       rejectH1(res, 400);
@@ -139,6 +143,10 @@ export class HttpConnectionManager {
 
   /** An HTTP/1.1 `Upgrade` request from node:http's `upgrade` event. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, downstream: DownstreamConnection): void {
+    if (hasSecondHost(req.rawHeaders)) {
+      socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
     this.handleRawUpgrade(
       req.method,
       req.url,
@@ -354,6 +362,21 @@ const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
  */
 function isNormalPath(path: string): boolean {
   return PLAIN_PATH.test(path) && !path.includes('/.');
+}
+
+/**
+ * Whether the head carries more than one `Host` (RFC 9112 §3.2: a 400). node:http keeps the first
+ * and drops the others, so a proxy and an upstream that keeps the last would route differently.
+ */
+export function hasSecondHost(raw: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
 }
 
 function rejectH1(res: ServerResponse, status: number): void {

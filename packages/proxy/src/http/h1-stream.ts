@@ -33,7 +33,9 @@ function protocolOf(req: IncomingMessage): DownstreamProtocol {
 /** An HTTP/1 request on a node:http server. */
 export class H1Stream extends HttpStream {
   private readonly res: ServerResponse;
+  private readonly req: IncomingMessage;
   private readonly downstream: DownstreamConnection;
+  private readonly hasBody: boolean;
   private chunked = false;
 
   constructor(
@@ -46,7 +48,9 @@ export class H1Stream extends HttpStream {
   ) {
     super(manager, downstream.info, protocolOf(req), request, hasBody ? req : null, null);
     this.res = res;
+    this.req = req;
     this.downstream = downstream;
+    this.hasBody = hasBody;
     (res as ServerResponse & Tagged)[kStream] = this;
     // Each fires once per response: `on` spares the wrapper `once` allocates per listener.
     res.on('finish', onResponseFinish);
@@ -63,7 +67,13 @@ export class H1Stream extends HttpStream {
 
   protected writeHead(head: ResponseHead): void {
     const limit = this.manager.maxRequestsPerConnection;
-    const last = this.downstream.owner.draining || (limit > 0 && this.downstream.requests >= limit);
+    // A response that goes out before its request body was read whole (a 413, an early upstream
+    // answer) closes the connection, as Envoy does: the unread rest would have to be read and
+    // thrown away to find the next request, and a client could keep that going without end.
+    const last =
+      this.downstream.owner.draining ||
+      (limit > 0 && this.downstream.requests >= limit) ||
+      (this.hasBody && !this.req.complete);
     // `Connection: close` makes node close the socket once this response is out.
     const extra = last ? CONNECTION_CLOSE : NO_EXTRA;
     this.chunked = head.headers['content-length'] === undefined;

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
+import { hasSecondHost } from '../http/connection-manager.js';
 import type { FastH1Output, FastH1Stream } from '../http/h1-fast-stream.js';
 import type { HeaderMap } from '../types.js';
 import type { DownstreamConnection } from './connection.js';
@@ -99,18 +100,6 @@ export function mergeRawHeaders(raw: readonly string[]): HeaderMap {
     }
   }
   return out;
-}
-
-/** Whether a raw head names `Host` more than once. */
-function hasSecondHost(raw: readonly string[]): boolean {
-  let seen = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
-    if (seen) return true;
-    seen = true;
-  }
-  return false;
 }
 
 /** A request body as a Readable: chunks pushed by the parser, reading paused on backpressure. */

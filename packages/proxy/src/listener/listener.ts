@@ -448,14 +448,33 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
     }
   }
 
-  /** Cleartext `AUTO`: HTTP/2 if the connection starts with the client preface, else HTTP/1. */
+  /**
+   * Cleartext `AUTO`: HTTP/2 if the connection starts with the client preface, else HTTP/1. A
+   * client that has not said which within the headers timeout (silent, or a preface cut short)
+   * is closed, as node:http closes one that has not sent a whole head by then.
+   */
   private sniff(socket: Socket, chain: CompiledFilterChain, connection: DownstreamConnection): void {
     let seen: Buffer | null = null;
+    const timeoutMs = chain.limits.headersTimeoutMs;
+    let timer: NodeJS.Timeout | null = null;
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => {
+        socket.destroy();
+      }, timeoutMs);
+      timer.unref();
+      socket.once('close', () => {
+        if (timer !== null) clearTimeout(timer);
+      });
+    }
     const onData = (chunk: Buffer): void => {
       seen = seen === null ? chunk : Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, PREFACE.length);
       const prefix = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (prefix && n < PREFACE.length) return; // could still be the preface
+      if (timer !== null) {
+        clearTimeout(timer);
+        timer = null;
+      }
       socket.off('data', onData);
       socket.pause();
       socket.unshift(seen);

@@ -40,6 +40,8 @@ export interface RpcProxyParts {
   readonly observer: StreamObserver;
   /** Upstream timeout when neither the route nor the frame gives one (ms, 0 = none). */
   readonly requestTimeoutMs: number;
+  /** A frame begun must arrive whole within it, else the connection closes (ms, 0 = none). */
+  readonly frameTimeoutMs: number;
 }
 
 /** The options of an upstream request, by timeout: at most a few distinct values per handler. */
@@ -77,6 +79,7 @@ export class RpcProxyHandler implements ConnectionHandler {
   /** Stats, access logs and tracing of this chain's requests (the listener reports connections). */
   readonly observer: StreamObserver;
   readonly requestTimeoutMs: number;
+  readonly frameTimeoutMs: number;
   /** Streams begun and not yet complete, over every connection of this version. */
   activeStreams = 0;
   private readonly requests = new OptionsCache(false);
@@ -94,6 +97,7 @@ export class RpcProxyHandler implements ConnectionHandler {
     this.env = parts.env;
     this.observer = parts.observer;
     this.requestTimeoutMs = parts.requestTimeoutMs;
+    this.frameTimeoutMs = parts.frameTimeoutMs;
   }
 
   handle(socket: Duplex, connection: NetworkConnection): void {
@@ -148,6 +152,8 @@ export class RpcConnection {
   private blocked = false;
   /** Reading is paused because MAX_DOWNSTREAM_IN_FLIGHT requests are in flight. */
   private full = false;
+  /** Armed while part of a frame waits for the rest (`frame_timeout_ms`). */
+  private frameTimer: NodeJS.Timeout | null = null;
 
   constructor(handler: RpcProxyHandler, socket: Duplex, network: NetworkConnection) {
     this.first = handler;
@@ -228,10 +234,36 @@ export class RpcConnection {
         this.protocolError(error);
         return;
       }
-      if (frame === null) return;
+      if (frame === null) {
+        // Part of a frame is buffered: it must be whole within the deadline. Armed once per
+        // frame, so a client dripping bytes cannot push it back.
+        if (queue.length > 0) this.armFrameTimer();
+        return;
+      }
+      this.clearFrameTimer();
       this.dispatch(frame);
     }
   }
+
+  private armFrameTimer(): void {
+    const ms = this.first.frameTimeoutMs;
+    if (ms === 0 || this.frameTimer !== null) return;
+    this.frameTimer = setTimeout(this.onFrameTimeout, ms);
+    this.frameTimer.unref();
+  }
+
+  private clearFrameTimer(): void {
+    if (this.frameTimer === null) return;
+    clearTimeout(this.frameTimer);
+    this.frameTimer = null;
+  }
+
+  private readonly onFrameTimeout = (): void => {
+    this.frameTimer = null;
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+  };
 
   private dispatch(frame: RpcFrame): void {
     const protocol = this.first.protocol;
@@ -294,6 +326,7 @@ export class RpcConnection {
 
   private readonly onClose = (): void => {
     this.closed = true;
+    this.clearFrameTimer();
     this.queue.clear();
     let stream = this.head;
     this.head = null;

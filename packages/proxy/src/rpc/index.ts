@@ -19,6 +19,12 @@ export interface RpcChainName {
 
 /** Upstream timeout of a request when its route, its frame and the proxy config give none (Envoy's route default). */
 export const DEFAULT_RPC_REQUEST_TIMEOUT_MS = 15_000;
+/**
+ * How long a frame a client has begun may take to arrive whole (`frame_timeout_ms`): as the HTTP
+ * headers timeout, it stops a client from holding a connection and up to `max_frame_size` of
+ * buffer with a frame it never finishes.
+ */
+export const DEFAULT_RPC_FRAME_TIMEOUT_MS = 60_000;
 
 /** The router of an RPC proxy: implicit, last, never listed in its `httpFilters`. */
 const IMPLICIT_ROUTER: model.HttpFilter = {
@@ -63,6 +69,9 @@ export function compileRpcProxy(
   const requestTimeoutMs = config.requestTimeoutMs ?? DEFAULT_RPC_REQUEST_TIMEOUT_MS;
   if (!(Number.isInteger(requestTimeoutMs) && requestTimeoutMs >= 0))
     throw new ConfigError(`${where}: request_timeout_ms must be a non-negative integer`);
+  const frameTimeoutMs = config.frameTimeoutMs ?? DEFAULT_RPC_FRAME_TIMEOUT_MS;
+  if (!(Number.isInteger(frameTimeoutMs) && frameTimeoutMs >= 0))
+    throw new ConfigError(`${where}: frame_timeout_ms must be a non-negative integer`);
   const filters = config.httpFilters ?? [];
   for (const f of filters) {
     if (f.config.type === 'router')
@@ -95,5 +104,6 @@ export function compileRpcProxy(
       filter,
     }),
     requestTimeoutMs,
+    frameTimeoutMs,
   });
 }

@@ -532,6 +532,7 @@ function rpcProxy(raw: JsonObject, issues: IssueList, path: string): RpcProxy {
   const maxFrameSize = count(o, 'maxFrameSize', issues, field(path, 'max_frame_size'));
   if (maxFrameSize === 0) issues.error(field(path, 'max_frame_size'), 'must be positive');
   else put(out, 'maxFrameSize', maxFrameSize);
+  put(out, 'frameTimeoutMs', count(o, 'frameTimeoutMs', issues, field(path, 'frame_timeout_ms')));
   put(out, 'accessLog', accessLogs(o.accessLog, issues, field(path, 'access_log')));
   return out;
 }
