@@ -314,6 +314,9 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     await this.clusters.close();
     this.filterCache.clear();
     await this.accessLogs.close();
+    // Cancelled entries leave the wheel's timer armed until it wakes once for nothing (up to a
+    // route timeout later); with nothing scheduled any more, advancing disarms it now.
+    this.wheel.advance();
   }
 
   private apply(config: model.XdsSnapshot): void {
