@@ -29,6 +29,7 @@ import type {
   ServerLimits,
 } from './filter-chains.js';
 import type { HttpConnectionManager } from '../http/connection-manager.js';
+import type { OverloadState } from '../overload/overload-state.js';
 import { plainAddress } from '../http/headers.js';
 import { StreamInfoImpl } from '../http/stream-info.js';
 import { NOOP_STREAM_OBSERVER } from '../observe/noop.js';
@@ -43,6 +44,10 @@ export interface ListenerOptions {
   readonly maxConnections?: number;
   /** Reports errors that reach no request (a failing socket handler). */
   readonly onError: (error: unknown, where: string) => void;
+  /** The overload manager's state: connections it rejects are closed at accept. */
+  readonly overload?: OverloadState;
+  /** A float in [0, 1), for the share of connections `reject_incoming_connections` closes. */
+  readonly random?: () => number;
 }
 
 interface ServerPair {
@@ -249,8 +254,10 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
   private track(socket: Duplex): void {
     this.sockets.add(socket);
     socket.on('error', ignore);
+    const overload = this.options.overload;
     socket.once('close', () => {
       this.sockets.delete(socket);
+      overload?.release();
       this.onSocketGone?.();
     });
   }
@@ -361,6 +368,13 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
   }
 
   private onConnection(socket: Socket): void {
+    const overload = this.options.overload;
+    // global_downstream_max_connections and reject_incoming_connections: closed before any byte.
+    if (overload !== undefined && !overload.admit(this.options.random ?? Math.random)) {
+      socket.on('error', ignore);
+      socket.destroy();
+      return;
+    }
     this.track(socket);
     if (this.draining) {
       socket.destroy();
