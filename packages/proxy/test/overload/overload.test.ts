@@ -2,12 +2,14 @@
 // sources (heap, event-loop delay) or by real connections, on fake time; plus the default
 // event-loop delay sampler against a really blocked loop.
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { BoltStatus } from '@meshlet/codec';
 import type { StatsStore } from '@meshlet/stats';
+import { parseBootstrap } from '@meshlet/xds';
 import type * as model from '@meshlet/xds';
 import { createProxy, triggerValue, type EventLoopDelaySampler, type HttpProxy } from '../../src/index.js';
 import type { ObserverFactory, ProxyOptions } from '../../src/index.js';
@@ -134,6 +136,25 @@ describe('triggers', () => {
 });
 
 describe('overload manager', () => {
+  it("README: the overload_manager example translates, and its proxy sheds on the event loop's delay", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n(overload_manager:[\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const { bootstrap } = parseBootstrap(`node: { id: n, cluster: c }\n${yaml}`);
+    const overload = bootstrap.overloadManager as model.OverloadManager;
+    expect(overload.actions.map((a) => a.kind)).toEqual([
+      'stop_accepting_requests',
+      'disable_http_keepalive',
+    ]);
+    const delay = new SetDelay();
+    const { proxy, pool, time } = await startHttp(overload, {
+      resourceSources: { eventLoopDelay: () => delay },
+    });
+    delay.delayMs = 250;
+    time.advance(250);
+    expect(proxy.overload?.actionValue(KEEPALIVE)).toBe(1);
+    expect((await get(pool)).status).toBe(503);
+  });
+
   it('event-loop delay over its limit: stop_accepting_requests sheds new requests with a 503 (OL) until it recovers', async () => {
     const delay = new SetDelay();
     const recorder = flagsRecorder();
