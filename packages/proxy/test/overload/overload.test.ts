@@ -3,6 +3,7 @@
 // event-loop delay sampler against a really blocked loop.
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { Pool } from 'undici';
@@ -243,6 +244,38 @@ describe('overload manager', () => {
     expect(stat(proxy, `overload.${STOP}.active`)).toBe(1);
     expect((await get(pool)).status).toBe(503);
     expect(stat(proxy, `overload.downstream_cx_overload_disable_keepalive`)).toBeGreaterThanOrEqual(4);
+  });
+
+  it('disable_http_keepalive on HTTP/2: a GOAWAY, the stream in flight still answered', async () => {
+    let heap = 0;
+    const { time, port } = await startHttp(
+      {
+        refreshIntervalMs: 1000,
+        resourceMonitors: [{ name: HEAP, kind: 'fixed_heap', maxHeapSizeBytes: 1000 }],
+        actions: [
+          {
+            name: KEEPALIVE,
+            kind: 'disable_http_keepalive',
+            triggers: [{ name: HEAP, threshold: { value: 0.9 } }],
+          },
+        ],
+      },
+      { resourceSources: { heapUsed: () => heap } },
+    );
+    heap = 950;
+    time.advance(1000);
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    cleanups.push(() => {
+      session.destroy();
+    });
+    const goaway = once(session, 'goaway');
+    const req = session.request({ ':path': '/', ':method': 'GET' });
+    req.end();
+    const [headers] = (await once(req, 'response')) as [http2.IncomingHttpHeaders];
+    req.resume();
+    expect(headers[':status']).toBe(200);
+    await goaway;
+    await once(session, 'close');
   });
 
   it('global_downstream_max_connections closes connections beyond the maximum at accept; reject_incoming_connections rejects by pressure', async () => {

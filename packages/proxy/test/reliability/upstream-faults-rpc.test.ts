@@ -130,10 +130,10 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+type BoltRequest = NonNullable<ReturnType<ReturnType<typeof bolt.createCodec>['decode']>>;
+
 /** Serves Bolt with meshlet's codec: every request gets `reply(request)`'s frame, or nothing. */
-function boltAnswering(
-  reply: (request: ReturnType<ReturnType<typeof bolt.createCodec>['decode']>) => Buffer[] | null,
-) {
+function boltAnswering(reply: (request: BoltRequest) => Buffer[] | null) {
   return (socket: Socket): void => {
     const codec = bolt.createCodec();
     const queue = new ByteQueue();
