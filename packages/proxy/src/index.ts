@@ -1,6 +1,9 @@
 // @meshlet/proxy: listeners → connection manager → filter chain → router → clusters → upstreams.
 export type * from './types.js';
 export { createProxy, HttpProxy } from './proxy.js';
+export { OverloadManager, triggerValue } from './overload/overload-manager.js';
+export { OverloadState } from './overload/overload-state.js';
+export type { EventLoopDelaySampler, ResourceSources } from './overload/resource-monitors.js';
 export type { ProxyEvents, ProxyOptions } from './proxy.js';
 export { snapshotOfBootstrap } from './config/snapshot.js';
 export { defineHttpFilter } from './filters/define-http-filter.js';

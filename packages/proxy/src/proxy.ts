@@ -26,6 +26,8 @@ import { AccessLogs, type AccessLogOptions } from './access-log/access-logs.js';
 import { Tracing, type TracingOptions } from './tracing/tracing.js';
 import { diagnosticsObservers, publishProxyEvents } from './observe/diagnostics.js';
 import { ProxyStats } from './stats/proxy-stats.js';
+import { OverloadManager } from './overload/overload-manager.js';
+import type { ResourceSources } from './overload/resource-monitors.js';
 import type { RpcUpstreams } from './rpc/types.js';
 import { createRpcUpstreams } from './rpc/upstream/index.js';
 import { Egress } from './egress/egress.js';
@@ -87,6 +89,15 @@ export interface ProxyOptions {
    * `cluster.<name>.upstream_rq_2xx`...). Default: a new store per proxy; `false`: no stats.
    */
   readonly stats?: StatsStore | false;
+  /**
+   * Envoy's overload manager (the bootstrap's `overload_manager`): resource monitors (heap,
+   * downstream connections, event-loop delay) and the actions their pressure triggers
+   * (`stop_accepting_requests`, `disable_http_keepalive`, `reject_incoming_connections`).
+   * Fixed for the proxy's life, as in Envoy. Default: none.
+   */
+  readonly overloadManager?: model.OverloadManager;
+  /** Where the overload manager's monitors read the process's state. Defaults measure this process. */
+  readonly resourceSources?: ResourceSources;
 }
 
 /** Events of a {@link HttpProxy}. */
@@ -124,6 +135,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
   readonly accessLogs: AccessLogs;
   /** The store the proxy records its stats in (`prometheus()`, `json()`...), or `null` when stats are off. */
   readonly stats: StatsStore | null;
+  /** The overload manager, when `overloadManager` is configured. */
+  readonly overload: OverloadManager | null;
   private config: model.XdsSnapshot;
   private readonly registry: ReadonlyMap<string, HttpFilter>;
   private readonly protocols: ProtocolRegistry;
@@ -151,14 +164,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     this.options = options;
     const now = options.now ?? performance.now.bind(performance);
     const random = options.random ?? Math.random;
-    this.env = {
-      now,
-      wallNow: Date.now,
-      random,
-      requestId: options.requestId ?? randomUUID,
-      onError: (error, where) => {
-        this.emit('error', error, where);
-      },
+    const onError = (error: unknown, where: string): void => {
+      this.emit('error', error, where);
     };
     this.wheel = new TimerWheel({
       tickMs: 10,
@@ -168,6 +175,23 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     this.registry = registryOf(options.filters ?? []);
     this.protocols = protocolsOf(options.protocols ?? []);
     this.stats = options.stats === false ? null : (options.stats ?? createStatsStore());
+    this.overload =
+      options.overloadManager === undefined
+        ? null
+        : new OverloadManager(options.overloadManager, {
+            wheel: this.wheel,
+            stats: this.stats,
+            sources: options.resourceSources ?? {},
+            onError,
+          });
+    this.env = {
+      now,
+      wallNow: Date.now,
+      random,
+      requestId: options.requestId ?? randomUUID,
+      onError,
+      ...(this.overload !== null ? { overload: this.overload.state } : {}),
+    };
     const proxyStats = this.stats === null ? null : new ProxyStats(this.stats, (name) => this.address(name));
     if (proxyStats !== null) this.observers.push(proxyStats);
     this.accessLogs = new AccessLogs(
@@ -208,6 +232,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     if (this.state !== 'new') throw new ConfigError(`proxy: start() when ${this.state}`);
     this.state = 'starting';
     this.startedAtMs = Date.now();
+    this.overload?.start();
     await this.bindMissing();
     this.state = 'running';
   }
@@ -320,6 +345,10 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
     await this.clusters.close();
     this.filterCache.clear();
     await this.accessLogs.close();
+    this.overload?.close();
+    // Cancelled entries leave the wheel's timer armed until it wakes once for nothing (up to a
+    // route timeout later); with nothing scheduled any more, advancing disarms it now.
+    this.wheel.advance();
   }
 
   private apply(config: model.XdsSnapshot): void {
@@ -408,6 +437,7 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
             ...(this.options.maxConnections !== undefined
               ? { maxConnections: this.options.maxConnections }
               : {}),
+            ...(this.overload !== null ? { overload: this.overload.state, random: this.env.random } : {}),
             onError: this.env.onError,
             ...(this.options.http1FastPath !== undefined
               ? { http1FastPath: this.options.http1FastPath }

@@ -65,7 +65,8 @@ export interface ConnectionInfo {
  * termination, `RL` rate limited, `DI` delay injected, `FI` fault injected, `UAEX`
  * unauthorized (RBAC), `DPE` downstream protocol error, `UPE` upstream protocol error, `SI`
  * stream idle timeout, `UMSDR` upstream max stream duration reached, `NC` no cluster found (the
- * route names a cluster that does not exist).
+ * route names a cluster that does not exist), `OL` overload manager (a request shed by
+ * `stop_accepting_requests`).
  */
 export type ResponseFlag =
   | 'UH'
@@ -86,7 +87,8 @@ export type ResponseFlag =
   | 'UPE'
   | 'SI'
   | 'UMSDR'
-  | 'NC';
+  | 'NC'
+  | 'OL';
 
 /** What happened to a stream, filled in as it goes: the source of access logs and stats. */
 export interface StreamInfo {

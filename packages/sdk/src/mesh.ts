@@ -94,8 +94,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
   get proxy(): HttpProxy {
     if (this.#proxy !== null) return this.#proxy;
     const o = this.#options;
+    const overload = o.overloadManager ?? this.#bootstrap?.overloadManager;
     const proxy = createProxy({
       ...o,
+      // The bootstrap's overload_manager, unless the options give one.
+      ...(overload !== undefined ? { overloadManager: overload } : {}),
       config: this.#snapshot,
       filters: this.#filters,
       drainTimeoutMs: o.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,

@@ -3,6 +3,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { createTestControlPlane } from '@meshlet/xds';
 import { ConfigError } from '@meshlet/errors';
@@ -107,6 +108,56 @@ static_resources:
     expect(admin?.port).toBeGreaterThan(0);
     expect(await (await globalThis.fetch(`http://127.0.0.1:${admin?.port}/ready`)).text()).toContain('LIVE');
     expect(orders.requests.map((r) => r.url)).toEqual(['/in-process', '/over-the-wire']);
+  });
+
+  it("applies the bootstrap's overload_manager: a saturated stop_accepting_requests sheds requests with a 503", async () => {
+    const orders = await upstream('orders');
+    const m = await mesh({
+      config: envoyBootstrap(
+        [
+          envoyListener('ingress', 0, [
+            {
+              name: 'orders',
+              domains: ['*'],
+              routes: [{ match: { prefix: '/' }, route: { cluster: 'orders' } }],
+            },
+          ]),
+        ],
+        [envoyCluster('orders', [orders.port])],
+        {
+          overload_manager: {
+            refresh_interval: '60s',
+            resource_monitors: [
+              {
+                name: 'envoy.resource_monitors.fixed_heap',
+                typed_config: {
+                  '@type':
+                    'type.googleapis.com/envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig',
+                  max_heap_size_bytes: 1000,
+                },
+              },
+            ],
+            actions: [
+              {
+                name: 'envoy.overload_actions.stop_accepting_requests',
+                triggers: [{ name: 'envoy.resource_monitors.fixed_heap', threshold: { value: 0.95 } }],
+              },
+            ],
+          },
+        },
+      ),
+      // The heap the monitor reads: over the limit.
+      resourceSources: { heapUsed: () => 2000 },
+    });
+    await m.listen();
+    // A connection of its own, closed after the answer (the mesh's close() then has none to drain).
+    const client = new Client(`http://127.0.0.1:${String(m.address('ingress')?.port)}`);
+    const res = await client.request({ method: 'GET', path: '/' });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['x-envoy-overloaded']).toBe('true');
+    expect(await res.body.text()).toBe('envoy overloaded');
+    await client.close();
+    expect(orders.requests).toHaveLength(0);
   });
 
   it('follows an xDS server: an update of route weights shifts traffic', async () => {

@@ -41,6 +41,8 @@ const files = [
   'envoy/extensions/load_balancing_policies/random/v3/random.proto',
   'envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto',
   'envoy/extensions/load_balancing_policies/maglev/v3/maglev.proto',
+  'envoy/extensions/resource_monitors/fixed_heap/v3/fixed_heap.proto',
+  'envoy/extensions/resource_monitors/downstream_connections/v3/downstream_connections.proto',
   'xds/type/v3/typed_struct.proto',
   'udpa/type/v1/typed_struct.proto',
   'google/rpc/status.proto',
@@ -80,6 +82,8 @@ function visit(obj: protobuf.ReflectionObject | null): void {
 const roots = [
   'envoy.service.discovery.v3.AggregatedDiscoveryService',
   'envoy.config.bootstrap.v3.Bootstrap',
+  'envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig',
+  'envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig',
   'envoy.config.listener.v3.Listener',
   'envoy.config.route.v3.RouteConfiguration',
   'envoy.config.cluster.v3.Cluster',

@@ -8,6 +8,7 @@ import { canonicalize } from './proto/canonical.js';
 import { cluster } from './translate/cluster.js';
 import { type JsonObject, address, has, list, locality, obj, only, optNum, str } from './translate/common.js';
 import { listener } from './translate/listener.js';
+import { overloadManager } from './translate/overload.js';
 import type { AdsConfig, Bootstrap, Cluster, Issue, Listener, Node } from './types.js';
 
 /** A bootstrap and the warnings its translation produced. */
@@ -17,8 +18,8 @@ export interface LoadedBootstrap {
 }
 
 /**
- * Reads an Envoy bootstrap file (YAML or JSON): `node`, `admin`, `static_resources` and
- * `dynamic_resources.ads_config`. Throws a {@link BootstrapError} if the file cannot be read or
+ * Reads an Envoy bootstrap file (YAML or JSON): `node`, `admin`, `static_resources`,
+ * `dynamic_resources.ads_config` and `overload_manager`. Throws a {@link BootstrapError} if the file cannot be read or
  * parsed, an {@link XdsTranslationError} listing every problem if it cannot be applied.
  *
  * @example
@@ -64,7 +65,7 @@ function translateBootstrap(o: JsonObject, issues: IssueList): Bootstrap {
     o,
     issues,
     '',
-    ['node', 'admin', 'staticResources', 'dynamicResources'],
+    ['node', 'admin', 'staticResources', 'dynamicResources', 'overloadManager'],
     [
       'statsSinks',
       'statsConfig',
@@ -74,7 +75,6 @@ function translateBootstrap(o: JsonObject, issues: IssueList): Bootstrap {
       'watchdogs',
       'tracing',
       'layeredRuntime',
-      'overloadManager',
       'enableDispatcherStats',
       'headerPrefix',
       'statsServerVersionOverride',
@@ -177,6 +177,8 @@ function translateBootstrap(o: JsonObject, issues: IssueList): Bootstrap {
       issues.error('dynamic_resources', 'lds_config or cds_config use ADS but there is no ads_config');
     out.dynamicResources = dyn;
   }
+  if (has(o, 'overloadManager'))
+    out.overloadManager = overloadManager(obj(o.overloadManager), issues, 'overload_manager');
   return out;
 }
 

@@ -137,6 +137,78 @@ export interface Bootstrap {
     readonly clusters: readonly Cluster[];
   };
   readonly dynamicResources?: DynamicResources;
+  /** Envoy's `overload_manager`: resource monitors and the actions their pressure triggers. */
+  readonly overloadManager?: OverloadManager;
+}
+
+// ── overload manager ─────────────────────────────────────────────────────────────────────────
+
+/**
+ * Envoy's overload manager: every `refreshIntervalMs` each resource monitor reports a pressure
+ * (a fraction of its limit, 0 to 1), and each action takes the highest state its triggers give.
+ */
+export interface OverloadManager {
+  /** How often monitors are sampled and actions updated (Envoy's default: 1 s). */
+  readonly refreshIntervalMs: number;
+  readonly resourceMonitors: readonly ResourceMonitor[];
+  readonly actions: readonly OverloadAction[];
+}
+
+/**
+ * A resource monitor, by its Envoy name (triggers refer to it by that name):
+ * - `fixed_heap` (`envoy.resource_monitors.fixed_heap`): V8 heap used / `maxHeapSizeBytes`;
+ * - `global_downstream_max_connections` (`envoy.resource_monitors.global_downstream_max_connections`):
+ *   downstream connections open on every listener / `maxActiveDownstreamConnections`; it is also
+ *   proactive, as in Envoy: a connection beyond the maximum is closed at accept;
+ * - `event_loop_delay` (meshlet's, a TypedStruct `meshlet.resource_monitors.v1.EventLoopDelay`):
+ *   the event loop's delay over the last refresh interval (its `percentile`, default 99) / `maxDelayMs`.
+ */
+export type ResourceMonitor =
+  | { readonly name: string; readonly kind: 'fixed_heap'; readonly maxHeapSizeBytes: number }
+  | {
+      readonly name: string;
+      readonly kind: 'global_downstream_max_connections';
+      readonly maxActiveDownstreamConnections: number;
+    }
+  | {
+      readonly name: string;
+      readonly kind: 'event_loop_delay';
+      readonly maxDelayMs: number;
+      readonly percentile: number;
+    };
+
+/** What a resource monitor measures. */
+export type ResourceMonitorKind = ResourceMonitor['kind'];
+
+/**
+ * When an action fires for one resource: `threshold` saturates it at `value` and above; `scaled`
+ * scales it linearly from `scalingThreshold` (0) to `saturationThreshold` (saturated).
+ */
+export interface OverloadTrigger {
+  /** The resource monitor's name. */
+  readonly name: string;
+  readonly threshold?: { readonly value: number };
+  readonly scaled?: { readonly scalingThreshold: number; readonly saturationThreshold: number };
+}
+
+/**
+ * The overload actions meshlet applies (Envoy's `envoy.overload_actions.<kind>`):
+ * - `stop_accepting_requests`: new requests get a local 503 (`x-envoy-overloaded: true`,
+ *   response flag `OL`) when saturated; RPC requests get the protocol's overload error reply;
+ * - `disable_http_keepalive`: HTTP/1 responses close their connection and HTTP/2 connections get
+ *   a GOAWAY, with a probability equal to the action's scale (always when saturated);
+ * - `reject_incoming_connections`: new downstream connections are closed at accept, a fraction
+ *   equal to the action's scale (all when saturated).
+ */
+export type OverloadActionKind =
+  'stop_accepting_requests' | 'disable_http_keepalive' | 'reject_incoming_connections';
+
+/** One overload action and its triggers. */
+export interface OverloadAction {
+  /** Envoy's name, e.g. `envoy.overload_actions.stop_accepting_requests`. */
+  readonly name: string;
+  readonly kind: OverloadActionKind;
+  readonly triggers: readonly OverloadTrigger[];
 }
 
 // ── listeners ────────────────────────────────────────────────────────────────────────────────

@@ -197,6 +197,9 @@ export class DefaultClusterManager implements ClusterManager {
     for (const cluster of this.#clusters.values()) this.#retire(cluster);
     this.#clusters = new Map();
     while (this.#closing.size > 0) await Promise.all([...this.#closing]);
+    // Retired clusters cancelled their timers (health checks, DNS, outlier sweeps), which leaves
+    // the wheel's own timer armed until it wakes once for nothing; advancing disarms it now.
+    this.#env.wheel.advance();
   }
 }
 

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type * as model from '@meshlet/xds';
 import type { FilterChainPlan } from '../filters/chain.js';
+import type { OverloadState } from '../overload/overload-state.js';
 import type { DownstreamConnection, ConnectionInfoImpl } from '../listener/connection.js';
 import type { HeaderMap, RouteTable, RouterFilter, StreamObserver } from '../types.js';
 import { H1Stream, H1UpgradeStream } from './h1-stream.js';
@@ -34,7 +35,12 @@ export interface ConnectionManagerEnv {
   readonly requestId: () => string;
   /** A filter or the router failed: the stream got a 500 or a reset; this reports why. */
   readonly onError: (error: unknown, where: string) => void;
+  /** The overload manager's state, when one is configured. */
+  readonly overload?: OverloadState;
 }
+
+/** Envoy's local reply to a request shed by `stop_accepting_requests`. */
+const OVERLOADED: HeaderMap = Object.freeze({ 'x-envoy-overloaded': 'true', 'content-type': 'text/plain' });
 
 /** Envoy's default `max_headers_count`. */
 export const DEFAULT_MAX_HEADERS_COUNT = 100;
@@ -106,6 +112,8 @@ export class HttpConnectionManager {
     const headers = req.headers;
     const length = headers['content-length'];
     const hasBody = length !== undefined ? length !== '0' : headers['transfer-encoding'] !== undefined;
+    // disable_http_keepalive: this response closes its connection (`Connection: close`).
+    if (this.env.overload?.closeConnection(this.env.random) === true) res.shouldKeepAlive = false;
     const stream = new H1Stream(this, downstream, req, res, request, hasBody);
     this.begin(stream);
   }
@@ -137,6 +145,8 @@ export class HttpConnectionManager {
       body,
       out,
     );
+    // disable_http_keepalive, as on node:http's path above.
+    if (this.env.overload?.closeConnection(this.env.random) === true) stream.closeAfterResponse();
     this.begin(stream);
     return stream;
   }
@@ -212,6 +222,8 @@ export class HttpConnectionManager {
     if (map.host !== undefined) delete map.host;
     const scheme = connection.tls ? 'https' : 'http';
     const request = new RequestHeadImpl(method, scheme, authority, path ?? '', map);
+    // disable_http_keepalive on HTTP/2: GOAWAY, the connection closes once its streams are done.
+    if (this.env.overload?.closeConnection(this.env.random) === true) stream.session?.close();
     this.begin(new H2Stream(this, connection, stream, request));
   }
 
@@ -245,6 +257,12 @@ export class HttpConnectionManager {
   begin(stream: HttpStream): void {
     this.activeStreams++;
     this.observer.streamStarted(stream);
+    if (this.env.overload?.stopAcceptingRequests === true) {
+      stream.info.responseFlags.add('OL');
+      stream.info.responseCodeDetails = 'overload';
+      stream.reply(503, 'envoy overloaded', OVERLOADED);
+      return;
+    }
     if (this.underscores !== 'ALLOW' && this.rejectsUnderscores(stream.request.headers)) {
       stream.info.responseCodeDetails = 'http1.unexpected_underscore';
       stream.reply(400);

@@ -75,7 +75,7 @@ function date(): string {
 export class FastH1Stream extends HttpStream {
   private readonly out: FastH1Output;
   private readonly downstream: DownstreamConnection;
-  private readonly keepAlive: boolean;
+  private keepAlive: boolean;
   private readonly isHead: boolean;
   /** The request body as it arrives (`complete` once whole), or `null` without one. */
   private readonly requestBody: ArrivingBody | null;
@@ -104,6 +104,11 @@ export class FastH1Stream extends HttpStream {
     this.keepAlive = out.keepAlive;
     this.isHead = out.head;
     out.enqueue(this);
+  }
+
+  /** The response will close the connection (`Connection: close`), e.g. under overload. */
+  closeAfterResponse(): void {
+    this.keepAlive = false;
   }
 
   /** The connection closed before the response ended. */

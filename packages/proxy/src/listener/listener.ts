@@ -29,6 +29,7 @@ import type {
   ServerLimits,
 } from './filter-chains.js';
 import type { HttpConnectionManager } from '../http/connection-manager.js';
+import type { OverloadState } from '../overload/overload-state.js';
 import { plainAddress } from '../http/headers.js';
 import { FastHttp1Server } from './http1-fast.js';
 import { StreamInfoImpl } from '../http/stream-info.js';
@@ -49,6 +50,10 @@ export interface ListenerOptions {
    * Default off, or on when the environment variable `MESHLET_HTTP1_FAST_PATH` is `1`.
    */
   readonly http1FastPath?: boolean;
+  /** The overload manager's state: connections it rejects are closed at accept. */
+  readonly overload?: OverloadState;
+  /** A float in [0, 1), for the share of connections `reject_incoming_connections` closes. */
+  readonly random?: () => number;
 }
 
 interface ServerPair {
@@ -259,8 +264,10 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
   private track(socket: Duplex): void {
     this.sockets.add(socket);
     socket.on('error', ignore);
+    const overload = this.options.overload;
     socket.once('close', () => {
       this.sockets.delete(socket);
+      overload?.release();
       this.onSocketGone?.();
     });
   }
@@ -371,6 +378,13 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
   }
 
   private onConnection(socket: Socket): void {
+    const overload = this.options.overload;
+    // global_downstream_max_connections and reject_incoming_connections: closed before any byte.
+    if (overload !== undefined && !overload.admit(this.options.random ?? Math.random)) {
+      socket.on('error', ignore);
+      socket.destroy();
+      return;
+    }
     this.track(socket);
     if (this.draining) {
       socket.destroy();

@@ -230,6 +230,12 @@ export class RpcStream implements ChainStream, HttpContext, RpcResponseHandler {
 
   /** Runs the filter chain, then the router. */
   start(): void {
+    if (this.handler.env.overload?.stopAcceptingRequests === true) {
+      this.info.responseFlags.add('OL');
+      this.info.responseCodeDetails = 'overload';
+      this.reply(503, 'envoy overloaded');
+      return;
+    }
     runRequestHooks(this, 0);
   }
 
