@@ -22,6 +22,13 @@ function onResponseClose(this: ServerResponse): void {
 function onSocketClose(this: Duplex): void {
   (this as Duplex & Tagged)[kStream]?.closed();
 }
+// The stream learns of a failed request body from the response's 'close'; this only keeps the
+// error from being thrown. It must outlive every reader of the body: node emits a body's error a
+// tick after it checks for listeners, and a reader may stop listening in between (a pipelined
+// request aborted by a disconnect: the reader goes at its queued response's 'close').
+function ignoreBodyError(): void {
+  // handled by 'close'
+}
 
 const CONNECTION_CLOSE: readonly string[] = ['connection', 'close'];
 const NO_EXTRA: readonly string[] = [];
@@ -48,6 +55,7 @@ export class H1Stream extends HttpStream {
     this.res = res;
     this.downstream = downstream;
     (res as ServerResponse & Tagged)[kStream] = this;
+    if (hasBody) req.on('error', ignoreBodyError);
     // Each fires once per response: `on` spares the wrapper `once` allocates per listener.
     res.on('finish', onResponseFinish);
     res.on('close', onResponseClose);
