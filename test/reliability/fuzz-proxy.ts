@@ -38,6 +38,7 @@ static_resources:
                 codec_type: AUTO
                 max_request_headers_kb: 16
                 request_headers_timeout: 3s
+                upgrade_configs: [{ upgrade_type: websocket }]
                 route_config:
                   virtual_hosts:
                     - name: all

@@ -77,4 +77,35 @@ describe('bugs found by fuzzing', () => {
     });
     expect(status).toBe(200);
   });
+
+  it('bug 5: a connection whose upgrade request was answered without a tunnel stayed open', async () => {
+    // The answer (the upstream's non-101 response, or a local reply) says `connection: close`,
+    // but the socket was only ended, never closed: it stayed as long as the client kept its side
+    // open, and for good when the client's reset went unnoticed (node stops reading a socket it
+    // hands over as an upgrade). The HTTP/1 fuzzer saw the connection gauge stay above zero.
+    const fz = await startFuzzProxy((req, res) => {
+      res.end(`no upgrade here: ${req.headers.upgrade ?? ''}`);
+    });
+    cleanups.push(() => fz.close());
+    const answers = {
+      // Allowed by the connection manager (upgrade_configs), refused by the upstream with a 200.
+      websocket: /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close\r\n[\s\S]*no upgrade here: websocket$/,
+      // Not allowed: the proxy's local reply.
+      h2c: /^HTTP\/1\.1 403 Forbidden\r\n[\s\S]*connection: close\r\n/,
+    };
+    for (const [protocol, answer] of Object.entries(answers)) {
+      // A client that keeps its side open after the answer (half-open allowed).
+      const socket = net.connect({ port: fz.port, host: '127.0.0.1', allowHalfOpen: true });
+      socket.on('error', () => undefined);
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      await once(socket, 'connect');
+      const ended = once(socket, 'end');
+      socket.write(`GET /ws HTTP/1.1\r\nhost: a\r\nconnection: upgrade\r\nupgrade: ${protocol}\r\n\r\n`);
+      await ended;
+      expect(text).toMatch(answer);
+      await waitForNoConnections(fz); // the proxy closed it, as node does after `connection: close`
+      socket.destroy();
+    }
+  });
 });
