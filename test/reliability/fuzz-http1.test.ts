@@ -313,7 +313,7 @@ it(
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
 
-    const rounds = runs(240);
+    const rounds = runs(200);
     const batch = 24;
     const cases = fc.sample(
       fuzzCase,

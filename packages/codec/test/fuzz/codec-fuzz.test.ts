@@ -385,7 +385,7 @@ describe('fuzz: gRPC framing, compression, protobuf', () => {
             }
           },
         ),
-        fuzzParams(150),
+        fuzzParams(100),
       );
     },
     fuzzTimeout(20_000),

@@ -172,7 +172,7 @@ describe('fuzz: xDS resources and bootstrap files', () => {
             expect(({} as Record<string, unknown>).polluted).toBeUndefined();
           },
         ),
-        fuzzParams(120),
+        fuzzParams(80),
       );
       expect(seen.errors).toBeGreaterThan(0);
     },
@@ -224,7 +224,7 @@ describe('fuzz: xDS resources and bootstrap files', () => {
           const out = bounded(() => loadBootstrap(file));
           seen.add(out instanceof Error ? (out as Error & { code: string }).code : 'ok');
         }),
-        fuzzParams(250),
+        fuzzParams(150),
       );
       expect(seen.has('ok')).toBe(true);
       expect(seen.has('MESHLET_ERR_XDS_BOOTSTRAP')).toBe(true);
@@ -242,7 +242,7 @@ describe('fuzz: xDS resources and bootstrap files', () => {
           // As a parsed object, and as the text of a file (JSON, which YAML includes).
           bounded(() => parseBootstrap(asText ? JSON.stringify(input) : (input as object)));
         }),
-        fuzzParams(120),
+        fuzzParams(80),
       );
     },
     fuzzTimeout(25_000),
