@@ -1,4 +1,5 @@
 // Envoy bootstrap files (YAML or JSON, snake_case or camelCase) to the model.
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { messageType } from './descriptor.js';
@@ -29,13 +30,35 @@ export interface LoadedBootstrap {
  * ```
  */
 export function loadBootstrap(path: string): LoadedBootstrap {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (err) {
     throw new BootstrapError(`cannot read bootstrap file ${path}: ${(err as Error).message}`, { cause: err });
   }
-  return parseBootstrap(text, path);
+  // Decoding as 'utf8' would turn invalid bytes into U+FFFD silently, and a name or a header
+  // value would differ from the file's without a word; Envoy refuses such a file too.
+  if (!isUtf8(bytes)) {
+    throw new BootstrapError(
+      `bootstrap file ${path} is not valid UTF-8 (line ${firstInvalidUtf8Line(bytes)})`,
+    );
+  }
+  return parseBootstrap(utf8.decode(bytes), path);
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/** The 1-based line holding the first byte that is not UTF-8 (a line feed never sits inside a UTF-8 sequence). */
+function firstInvalidUtf8Line(bytes: Buffer): number {
+  let line = 1;
+  let start = 0;
+  for (;;) {
+    const end = bytes.indexOf(0x0a, start);
+    if (!isUtf8(bytes.subarray(start, end < 0 ? bytes.length : end))) return line;
+    if (end < 0) return line;
+    start = end + 1;
+    line++;
+  }
 }
 
 /** Like {@link loadBootstrap}, from the text of a file (YAML or JSON) or a parsed object. */

@@ -22,6 +22,16 @@ function onResponseClose(this: ServerResponse): void {
 function onSocketClose(this: Duplex): void {
   (this as Duplex & Tagged)[kStream]?.closed();
 }
+function destroyOnFinish(this: Duplex): void {
+  this.destroy();
+}
+// The stream learns of a failed request body from the response's 'close'; this only keeps the
+// error from being thrown. It must outlive every reader of the body: node emits a body's error a
+// tick after it checks for listeners, and a reader may stop listening in between (a pipelined
+// request aborted by a disconnect: the reader goes at its queued response's 'close').
+function ignoreBodyError(): void {
+  // handled by 'close'
+}
 
 const CONNECTION_CLOSE: readonly string[] = ['connection', 'close'];
 const NO_EXTRA: readonly string[] = [];
@@ -52,6 +62,7 @@ export class H1Stream extends HttpStream {
     this.downstream = downstream;
     this.hasBody = hasBody;
     (res as ServerResponse & Tagged)[kStream] = this;
+    if (hasBody) req.on('error', ignoreBodyError);
     // Each fires once per response: `on` spares the wrapper `once` allocates per listener.
     res.on('finish', onResponseFinish);
     res.on('close', onResponseClose);
@@ -164,8 +175,19 @@ export class H1UpgradeStream extends HttpStream {
   }
 
   protected writeLocal(head: ResponseHead, body: Buffer | null): void {
-    this.ended = true;
     this.socket.write(this.rawHead(head, true));
+    this.finish(body);
+  }
+
+  /**
+   * Ends the response and, unless it is a tunnel, closes the connection once the bytes are out,
+   * as node does after any `Connection: close` response. Ending alone left the socket open for
+   * as long as the client kept its side open, or for good when its reset went unnoticed (node
+   * stops reading a socket it hands over as an upgrade).
+   */
+  private finish(body: Buffer | null): void {
+    this.ended = true;
+    if (!this.tunnel) this.socket.once('finish', destroyOnFinish);
     if (body === null) this.socket.end();
     else this.socket.end(body);
   }
@@ -180,8 +202,7 @@ export class H1UpgradeStream extends HttpStream {
   }
 
   end(): void {
-    this.ended = true;
-    this.socket.end();
+    this.finish(null);
   }
 
   reset(): void {

@@ -39,12 +39,17 @@ export type ResourceOutcome =
       readonly warnings: readonly Issue[];
     };
 
-const KINDS: Record<string, ResourceKind> = {
-  [TYPE_URLS.listener]: 'listener',
-  [TYPE_URLS.routeConfiguration]: 'route_config',
-  [TYPE_URLS.cluster]: 'cluster',
-  [TYPE_URLS.clusterLoadAssignment]: 'cluster_load_assignment',
-};
+// Lookup tables indexed by strings from the input: without a prototype, so that a key such as
+// "constructor" or "__proto__" finds nothing instead of Object's own properties.
+const KINDS: Record<string, ResourceKind | undefined> = Object.assign(
+  Object.create(null) as object,
+  {
+    [TYPE_URLS.listener]: 'listener',
+    [TYPE_URLS.routeConfiguration]: 'route_config',
+    [TYPE_URLS.cluster]: 'cluster',
+    [TYPE_URLS.clusterLoadAssignment]: 'cluster_load_assignment',
+  } as const,
+);
 
 /** The model kind of an xDS type URL, if it is one of the four resource types. */
 export function kindOfTypeUrl(typeUrl: string): ResourceKind | undefined {
@@ -220,7 +225,22 @@ export function translate(input: unknown, options?: TranslateOptions): Translati
     errors: [],
     warnings: [],
   };
-  const data = typeof input === 'string' ? (parseYaml(input, { maxAliasCount: 100 }) as unknown) : input;
+  let data = input;
+  if (typeof input === 'string') {
+    try {
+      data = parseYaml(input, { maxAliasCount: 100 }) as unknown;
+    } catch (err) {
+      // The yaml package throws its own errors (and a ReferenceError for an unknown alias):
+      // reported like every other problem, not thrown.
+      result.errors.push({
+        severity: 'error',
+        resource: 'input',
+        path: '',
+        message: `not valid YAML or JSON: ${(err as Error).message}`,
+      });
+      return result;
+    }
+  }
   const fallback = options?.kind ? URL_OF_KIND[options.kind] : undefined;
   for (const [resource, typeUrl] of collect(data, true)) {
     const out = translateResource(resource, typeUrl ?? fallback, options);
@@ -245,7 +265,7 @@ const URL_OF_KIND: Record<ResourceKind, string> = {
   cluster_load_assignment: TYPE_URLS.clusterLoadAssignment,
 };
 
-const LIST_KEYS: Record<string, string> = {
+const LIST_KEYS: Record<string, string | undefined> = Object.assign(Object.create(null) as object, {
   listeners: TYPE_URLS.listener,
   routes: TYPE_URLS.routeConfiguration,
   routeConfigurations: TYPE_URLS.routeConfiguration,
@@ -253,7 +273,7 @@ const LIST_KEYS: Record<string, string> = {
   clusters: TYPE_URLS.cluster,
   endpoints: TYPE_URLS.clusterLoadAssignment,
   clusterLoadAssignments: TYPE_URLS.clusterLoadAssignment,
-};
+});
 
 /** Walks lists, typed lists and config dumps, yielding each resource with its type if known. */
 function* collect(data: unknown, top: boolean): Generator<[unknown, string | undefined]> {
