@@ -162,13 +162,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+// Exits explicitly: a scenario stopped by its time limit may still hold a timer or a socket.
 main().then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   async (error: unknown) => {
     log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     await stopAll();
-    process.exitCode = 1;
+    process.exit(1);
   },
 );
