@@ -59,7 +59,7 @@ function nextLine(
       try {
         resolve(JSON.parse(text.slice(0, end)));
       } catch (error) {
-        reject(error);
+        reject(new Error(`hold.ts printed ${text}`, { cause: error }));
       }
     };
     const onExit = (code: number | null): void => {
