@@ -26,7 +26,7 @@ export interface MeshletSpec {
   readonly nodeArgs?: readonly string[] | undefined;
 }
 
-/** Starts `meshlet run -c <bootstrap> --workers <n>`; `stop()` also removes its folder. */
+/** Starts `meshlet run -c <bootstrap> --workers <n> --drain-time-s 0`; `stop()` also removes its folder. */
 export async function startMeshlet(spec: MeshletSpec): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'meshlet-bench-'));
   const file = join(dir, 'bootstrap.yaml');
@@ -67,10 +67,13 @@ export async function startMeshlet(spec: MeshletSpec): Promise<Target> {
 
 /**
  * An HTTP/1.1 proxy bootstrap: listener `ingress` on `port` routing every request to cluster
- * `upstream` at 127.0.0.1:`upstreamPort` (router filter only, no admin).
+ * `upstream` at 127.0.0.1:`upstreamPort`, router filter only. The admin listens on a free port
+ * (without an `admin` block the CLI takes 9901, which two runs at once would fight over).
  */
 export function httpProxyBootstrap(port: number, upstreamPort: number): string {
-  return `static_resources:
+  return `admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+static_resources:
   listeners:
     - name: ingress
       address: { socket_address: { address: 127.0.0.1, port_value: ${port} } }
