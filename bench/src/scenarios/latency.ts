@@ -11,8 +11,9 @@ const RATE = 1000;
 const CONNECTIONS = 16;
 const PACED = fileURLToPath(new URL('./latency/paced.ts', import.meta.url));
 
-/** What latency/paced.ts prints. */
+/** What latency/paced.ts prints, per port. */
 export interface PacedResult {
+  readonly port: number;
   readonly sent: number;
   readonly completed: number;
   readonly errors: number;
@@ -24,27 +25,33 @@ export interface PacedResult {
   readonly maxUs: number;
 }
 
-/** Runs the paced client once against 127.0.0.1:`port` (bounded: seconds + 20 s). */
+/**
+ * Runs the paced client once: each of `ports` in turn, after `warmupSeconds` (not recorded).
+ * Bounded: the runs' length plus 20 s.
+ */
 export function runPaced(
-  port: number,
+  ports: readonly number[],
   seconds: number,
+  warmupSeconds: number,
   cpus: string | undefined,
   rate = RATE,
-): Promise<PacedResult> {
+): Promise<PacedResult[]> {
   const { command, args } = pinned(cpus, process.execPath, [
     PACED,
-    String(port),
+    ports.join(','),
     String(rate),
     String(seconds),
     String(CONNECTIONS),
+    String(warmupSeconds),
   ]);
+  const limitMs = (ports.length * (seconds + warmupSeconds + 5) + 20) * 1000;
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 20) * 1000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
@@ -53,7 +60,13 @@ export function runPaced(
         return;
       }
       try {
-        resolve(JSON.parse(out) as PacedResult);
+        const results = out
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as PacedResult);
+        if (results.length !== ports.length)
+          throw new Error(`${results.length} results for ${ports.length} ports`);
+        resolve(results);
       } catch (error) {
         reject(new Error(`paced client printed no result: ${out} ${err}`, { cause: error }));
       }
@@ -70,19 +83,24 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
   try {
     const started = await startPeers(ctx, upstreamPort, placement.target);
     peers = started.peers;
-    // Warm each target (JIT, pools) at the same rate; not measured.
+    // Each target is warmed (JIT, pools) at the same rate right before its first run; not measured.
     const warmup = ctx.mode === 'smoke' ? 0 : 1;
-    if (warmup > 0) for (const peer of peers) await runPaced(peer.port, warmup, placement.load);
-    const results = new Map<RunningPeer, PacedResult[]>(peers.map((p) => [p, []]));
     const seconds = ctx.mode === 'smoke' ? 0.5 : ctx.seconds;
+    const results = new Map<RunningPeer, PacedResult[]>(peers.map((p) => [p, []]));
     for (let round = 0; round < ctx.runs; round++) {
-      for (const peer of peers) {
-        const result = await runPaced(peer.port, seconds, placement.load);
+      const measured = await runPaced(
+        peers.map((p) => p.port),
+        seconds,
+        round === 0 ? warmup : 0,
+        placement.load,
+      );
+      peers.forEach((peer, i) => {
+        const result = measured[i] as PacedResult;
         ctx.log(
           `latency: run ${round + 1}/${ctx.runs} ${peer.label}: p50 ${(result.p50Us / 1000).toFixed(3)} ms, p99 ${(result.p99Us / 1000).toFixed(3)} ms`,
         );
         results.get(peer)?.push(result);
-      }
+      });
     }
     const summary = (
       peer: RunningPeer,
@@ -118,7 +136,7 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
         command: `npm run bench -- latency${ctx.mode === 'full' ? '' : ` --${ctx.mode}`}`,
         rows,
         notes: [
-          `Load: bench/src/scenarios/latency/paced.ts, ${RATE} requests/s on a fixed schedule over ${CONNECTIONS} kept-alive connections for ${seconds} s, ${ctx.runs} interleaved run(s) per target${warmup ? ` after a ${warmup} s warm-up` : ''}; medians of the runs. Open loop: a slow response does not hold back the next request (no coordinated omission); a request waiting for a free connection is timed from its release.`,
+          `Load: bench/src/scenarios/latency/paced.ts, ${RATE} requests/s on a fixed schedule over ${CONNECTIONS} kept-alive connections for ${seconds} s, ${ctx.runs} interleaved run(s) per target${warmup ? ` after a ${warmup} s warm-up of each` : ''}; medians of the runs. Open loop: a slow response does not hold back the next request (no coordinated omission); a request waiting for a free connection is timed from its release.`,
           '"added": the row minus "direct (no proxy)": what the hop costs. requests/s is the rate achieved, a check of the pacing.',
           `CPU placement: ${placement.description}.`,
           ...started.skipped.map((s) => `Skipped: ${s}.`),
