@@ -69,6 +69,20 @@ function gitCommit(): string {
   }
 }
 
+/** "nginx 1.22.1; HAProxy 2.6.12; wrk 4.1.0; h2load 1.52.0" (or "not installed"). */
+function versions(): string {
+  const pick = (name: string, line: string, pattern: RegExp): string => {
+    const match = pattern.exec(line);
+    return `${name} ${match?.[1] ?? line}`;
+  };
+  return [
+    pick('nginx', toolVersion('nginx'), /nginx\/(\S+)/),
+    pick('HAProxy', toolVersion('haproxy'), /version (\S+)/),
+    pick('wrk', toolVersion('wrk'), /wrk (?:debian\/)?(\S+)/),
+    pick('h2load', toolVersion('h2load', ['--version']), /nghttp2\/(\S+)/),
+  ].join('; ');
+}
+
 /** The header of a results file: machine, date, versions, placement, mode. */
 function header(mode: BenchMode, seconds: number, runs: number): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -77,7 +91,7 @@ function header(mode: BenchMode, seconds: number, runs: number): string {
     '',
     `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}; meshlet at commit ${gitCommit()}.`,
     `- Machine: ${cpu}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}.`,
-    `- Versions: Node ${process.versions.node}; ${toolVersion('nginx')}; ${toolVersion('haproxy')}; ${toolVersion('wrk')}; ${toolVersion('h2load', ['--version'])}.`,
+    `- Versions: Node ${process.versions.node}; ${versions()}.`,
     `- CPU placement: ${cpuPlacement().description}.`,
     `- Runs: ${runs} per target of ${seconds} s each (median reported), loopback only.`,
   ];
