@@ -9,6 +9,7 @@ import {
   rssKiBOf,
   startTarget,
   stopAll,
+  treeCpuSeconds,
   treeRssKiB,
 } from '../src/lib/process.ts';
 
@@ -47,6 +48,9 @@ describe('startTarget / stop', () => {
     // no equality).
     expect(treeRssKiB(target.pid)).toBeGreaterThan(rssKiBOf(target.pid) + rssKiBOf(tree[1] as number) / 2);
     expect(target.rssKiB()).toBeGreaterThan(rssKiBOf(target.pid));
+    // Starting two Node processes costs well over one 10 ms clock tick of CPU.
+    expect(target.cpuSeconds()).toBeGreaterThan(0);
+    expect(treeCpuSeconds(target.pid)).toBeGreaterThanOrEqual(target.cpuSeconds());
     expect(liveTargets()).toContain(target);
 
     await target.stop();

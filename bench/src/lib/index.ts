@@ -18,6 +18,7 @@ export {
   stopAll,
   type Target,
   type TargetSpec,
+  treeCpuSeconds,
   treeRssKiB,
   waitForPort,
 } from './process.ts';

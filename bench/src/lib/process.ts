@@ -3,7 +3,7 @@
 // process group, so that stopping it also stops what it forked (nginx's worker, meshlet's
 // workers); every process started is tracked, so the runner can stop them all on a failure or
 // Ctrl-C.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { pinned, pinProcesses } from './cpu.ts';
@@ -37,6 +37,8 @@ export interface Target {
   output(): string;
   /** Resident set size of the process and all its descendants, in KiB (0 once gone). */
   rssKiB(): number;
+  /** CPU time (user + system) used so far by the process and its live descendants, seconds. */
+  cpuSeconds(): number;
   /** SIGTERM to the group, SIGKILL after `graceMs` (default 5 s); resolves once all are gone. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -143,6 +145,7 @@ function makeTarget(
     port: spec.port,
     output,
     rssKiB: () => treeRssKiB(pid),
+    cpuSeconds: () => treeCpuSeconds(pid),
     stop,
   };
   return target;
@@ -211,6 +214,8 @@ interface ProcStat {
   readonly ppid: number;
   readonly pgrp: number;
   readonly state: string;
+  /** utime + stime, in clock ticks. */
+  readonly cpuTicks: number;
 }
 
 function readStat(pid: number): ProcStat | undefined {
@@ -222,7 +227,13 @@ function readStat(pid: number): ProcStat | undefined {
   }
   // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses; it ends at the last ")".
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { pid, state: fields[0] ?? '?', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+  return {
+    pid,
+    state: fields[0] ?? '?',
+    ppid: Number(fields[1]),
+    pgrp: Number(fields[2]),
+    cpuTicks: Number(fields[11]) + Number(fields[12]),
+  };
 }
 
 function allStats(): ProcStat[] {
@@ -280,4 +291,29 @@ export function treeRssKiB(pid: number): number {
   let total = 0;
   for (const member of processTree(pid)) total += rssKiBOf(member);
   return total;
+}
+
+let ticksPerSecond: number | undefined;
+
+/** The kernel's clock ticks per second (`getconf CLK_TCK`, 100 almost everywhere). */
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/**
+ * CPU time (user + system) used so far by `pid` and its live descendants, in seconds, from
+ * /proc/<pid>/stat (10 ms resolution): the difference over a run divided by its requests is the
+ * CPU cost per request, a figure far steadier than requests/s on a shared machine.
+ */
+export function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const member of processTree(pid)) ticks += readStat(member)?.cpuTicks ?? 0;
+  return ticks / clockTicks();
 }

@@ -1,7 +1,7 @@
 // HTTP/1.1 keep-alive throughput: wrk (closed loop, 50 connections, 1 thread) against each
 // target in front of the same nginx upstream returning a 14-byte body. Runs are interleaved
 // (round r measures every target once) so a noisy neighbour spreads over all targets alike.
-import { cpuPlacement, freePort, median, runWrk, startUpstream, type WrkResult } from '../lib/index.ts';
+import { cpuPlacement, fmt, freePort, median, runWrk, startUpstream, type WrkResult } from '../lib/index.ts';
 import type { BenchContext, BenchRow, BenchScenario, BenchTable } from '../types.ts';
 import { MESHLET_LABEL, type RunningPeer, startPeers, stopPeers } from './http1/peers.ts';
 
@@ -29,14 +29,19 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
         });
       }
     }
+    const cpuPerRequest = new Map<RunningPeer, number[]>(peers.map((p) => [p, []]));
     for (let round = 0; round < ctx.runs; round++) {
       for (const peer of peers) {
+        const measured = peer.target ?? upstream;
+        const cpuBefore = measured.cpuSeconds();
         const result = await runWrk({
           url: `http://127.0.0.1:${peer.port}/`,
           seconds: ctx.seconds,
           connections: CONNECTIONS,
           cpus: placement.load,
         });
+        const cpu = measured.cpuSeconds() - cpuBefore;
+        if (result.requests > 0) cpuPerRequest.get(peer)?.push((cpu * 1e6) / result.requests);
         ctx.log(
           `http1: run ${round + 1}/${ctx.runs} ${peer.label}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(2)} ms`,
         );
@@ -53,12 +58,14 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
         p999Ms: median(runs.map((r) => r.p999Ms)),
         rssMiB: (peer.target ?? upstream).rssKiB() / 1024,
         errors: runs.reduce((sum, r) => sum + r.errors, 0),
+        extra: { 'CPU µs/request': fmt(median(cpuPerRequest.get(peer) ?? [])) },
       };
     });
     const notes = [
       `Load: wrk -t1 -c${CONNECTIONS} -d${ctx.seconds}s --latency, GET / with keep-alive, ${ctx.runs} interleaved run(s) per target${warmupSeconds ? ` after a ${warmupSeconds} s warm-up` : ''}; figures are medians of the runs; errors are summed.`,
       'Upstream: nginx (1 worker) answering 200 with a 14-byte body; the same upstream process for every target.',
       `CPU placement: ${placement.description}.`,
+      'CPU µs/request: user + system CPU time of the target\'s processes over a run (/proc, 10 ms ticks) divided by the requests wrk completed, median of the runs; steadier than requests/s on a shared machine. For "direct", the upstream nginx\'s.',
       'RSS: the target at the end of its last run, all its processes (meshlet: the CLI supervisor and its worker; nginx: master and worker); for "direct", the upstream nginx.',
       ...started.skipped.map((s) => `Skipped: ${s}.`),
     ];
