@@ -48,9 +48,10 @@ describe('startTarget / stop', () => {
     // no equality).
     expect(treeRssKiB(target.pid)).toBeGreaterThan(rssKiBOf(target.pid) + rssKiBOf(tree[1] as number) / 2);
     expect(target.rssKiB()).toBeGreaterThan(rssKiBOf(target.pid));
-    // Starting two Node processes costs well over one 10 ms clock tick of CPU.
+    // Starting two Node processes costs well over one 10 ms clock tick of CPU. (No comparison
+    // of two readings: the kernel's scaled utime/stime may step back by a tick.)
     expect(target.cpuSeconds()).toBeGreaterThan(0);
-    expect(treeCpuSeconds(target.pid)).toBeGreaterThanOrEqual(target.cpuSeconds());
+    expect(treeCpuSeconds(target.pid)).toBeGreaterThan(0);
     expect(liveTargets()).toContain(target);
 
     await target.stop();
