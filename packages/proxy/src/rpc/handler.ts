@@ -8,6 +8,7 @@ import { ByteQueue, WriteBatch } from '@meshlet/buffer';
 import type { Codec, Protocol, RpcFrame } from '@meshlet/codec';
 import type { FilterChainPlan } from '../filters/chain.js';
 import type { ConnectionManagerEnv } from '../http/connection-manager.js';
+import { flushScheduler } from './flush-scheduler.js';
 import type {
   ClusterManager,
   ConnectionHandler,
@@ -139,7 +140,7 @@ export class RpcConnection {
   private readonly socket: Duplex;
   private readonly network: NetworkConnection;
   private readonly queue = new ByteQueue();
-  /** The responses of one tick go out in one vectored write. */
+  /** The responses of one event-loop turn go out in one vectored write (flushScheduler). */
   private readonly batch: WriteBatch;
   private head: RpcStream | null = null;
   private inFlight = 0;
@@ -156,7 +157,7 @@ export class RpcConnection {
     this.network = network;
     this.info = network.info;
     this.codec = handler.protocol.createCodec({ maxFrameSize: handler.maxFrameSize });
-    this.batch = new WriteBatch(socket);
+    this.batch = new WriteBatch(socket, { autoFlush: false });
   }
 
   start(): void {
@@ -176,12 +177,14 @@ export class RpcConnection {
   write(buffers: readonly Buffer[]): number {
     if (this.closed) return 0;
     const batch = this.batch;
+    const queuedBefore = batch.pendingCount;
     let bytes = 0;
     let ok = true;
     for (const b of buffers) {
       bytes += b.length;
       ok = batch.write(b);
     }
+    flushScheduler.schedule(batch, queuedBefore);
     if (!ok && !this.blocked) {
       this.blocked = true;
       this.socket.pause();
