@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The entry point of `npm start` and `npm test`.
+// The entry point of `npm start`, `npm test` and `npm run bench`.
 //
 // It runs on whatever Node launched npm (Node 20 on some machines), so it is plain CommonJS with
 // nothing newer than Node 16 can parse. Its one job is to find a Node that meshlet's toolchain can
@@ -17,7 +17,7 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..');
 const TOOLS = path.join(ROOT, '.tools');
 const MIN_NODE = [22, 19, 0];
-const COMMANDS = ['start', 'test'];
+const COMMANDS = ['start', 'test', 'bench'];
 
 function say(line) {
   process.stdout.write('meshlet: ' + line + '\n');

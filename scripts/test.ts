@@ -44,7 +44,8 @@ if (
     ),
   );
   run('package shapes (publint, attw)', script('scripts/check-shapes.ts'));
-  run('benchmarks (smoke)', script('bench/run.ts', '--smoke'));
+  run('benchmarks (smoke)', script('bench/micro.ts', '--smoke'));
+  run('peer benchmarks (smoke: wrk, nginx, HAProxy)', script('bench/src/run.ts', '--smoke'));
 }
 
 const failed = results.filter((r) => !r.ok);

@@ -5,7 +5,7 @@ import { createKeyedLimiter } from '@meshlet/ratelimit';
 import { bytes, fmt, rate, smoke, table } from '../../../bench/harness.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with --expose-gc (node bench/run.ts does)');
+if (!gc) throw new Error('run with --expose-gc (node bench/micro.ts does)');
 
 const MAX_KEYS = smoke ? 2_000 : 100_000;
 const FLOOD = smoke ? 20_000 : 1_000_000;

@@ -1,10 +1,10 @@
 // Runs every package benchmark (`packages/*/bench/*.bench.ts`), each in its own Node process so
 // one benchmark's heap and JIT state do not leak into the next.
 //
-//   node bench/run.ts              full run (minutes; run on a quiet machine)
-//   node bench/run.ts --quick      a tenth of the time: rough figures (what npm start shows)
-//   node bench/run.ts --smoke      a few iterations each: proves they run (part of npm test)
-//   node bench/run.ts buffer       only the benchmarks of packages whose folder matches
+//   node bench/micro.ts            full run (minutes; run on a quiet machine)
+//   node bench/micro.ts --quick    a tenth of the time: rough figures (what npm start shows)
+//   node bench/micro.ts --smoke    a few iterations each: proves they run (part of npm test)
+//   node bench/micro.ts buffer     only the benchmarks of packages whose folder matches
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
