@@ -50,8 +50,7 @@ export class FlushScheduler {
     const batches = this.#batches;
     this.#batches = this.#spare;
     this.#spare = batches;
-    for (let i = 0; i < batches.length; i++) {
-      const batch = batches[i] as WriteBatch;
+    for (const batch of batches) {
       batch.flush();
       // A flush entered from inside a stream's write leaves its chunks for later.
       if (batch.pendingCount !== 0) this.schedule(batch, 0);

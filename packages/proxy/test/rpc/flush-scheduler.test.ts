@@ -44,7 +44,9 @@ describe('FlushScheduler', () => {
     process.nextTick(() => {
       write(scheduler, batchB, 'b2');
     });
-    await new Promise((resolve) => process.nextTick(resolve));
+    await new Promise((resolve) => {
+      process.nextTick(resolve);
+    });
     expect(a.calls).toEqual([]);
     expect(b.calls).toEqual([]);
     await nextTurn();
