@@ -62,7 +62,7 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
       { label: DIRECT, port: upstreamPort, proxy: undefined, rssOf: upstream },
       { label: MESHLET, port: proxyPort, proxy: meshlet, rssOf: meshlet },
     ];
-    const warmupSeconds = ctx.mode === 'full' ? 2 : ctx.mode === 'quick' ? 1 : 0.5;
+    const warmupSeconds = ctx.mode === 'full' ? 2 : ctx.mode === 'quick' ? 1 : 0;
     const tables: BenchTable[] = [];
     for (const c of CLIENTS) {
       const rows = await interleaved(
