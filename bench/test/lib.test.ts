@@ -125,6 +125,7 @@ describe('tools and CPU placement', () => {
     expect(inCi({ CI: 'false' })).toBe(false);
     expect(inCi({ CI: '' })).toBe(false);
     expect(inCi({})).toBe(false);
+    expect(inCi({ MESHLET_REQUIRE_BENCH_TOOLS: '1' })).toBe(true);
   });
 
   it('pins through taskset when there is a placement, and not otherwise', () => {

@@ -1,4 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { findTool } from '../src/lib/tools.ts';
 import {
   freePort,
   groupMembers,
@@ -52,6 +54,29 @@ describe('startTarget / stop', () => {
     expect(target.rssKiB()).toBe(0);
     expect(liveTargets()).not.toContain(target);
   });
+
+  it.skipIf(findTool('taskset') === undefined)(
+    'pins every process and thread of a target once it listens',
+    async () => {
+      const port = await freePort();
+      const target = await startTarget({
+        name: 'pinned',
+        command: process.execPath,
+        args: ['-e', forkingTarget(port, false)],
+        port,
+        cpus: '0',
+      });
+      const tree = processTree(target.pid);
+      expect(tree).toHaveLength(2);
+      for (const pid of tree) {
+        for (const tid of readdirSync(`/proc/${pid}/task`)) {
+          const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+          expect(/^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1]).toBe('0');
+        }
+      }
+      await target.stop();
+    },
+  );
 
   it('kills a process that ignores SIGTERM once the grace period is over', async () => {
     const port = await freePort();

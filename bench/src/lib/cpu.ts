@@ -5,6 +5,7 @@
 // upstream (nginx, a few µs per request) share the rest. Override with MESHLET_BENCH_TARGET_CPUS
 // and MESHLET_BENCH_LOAD_CPUS (taskset lists, e.g. "2" and "3"); with one core, or without
 // taskset, nothing is pinned and the notes say so.
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { findTool } from './tools.ts';
 
@@ -56,4 +57,21 @@ export function pinned(
   const taskset = cpus === undefined ? undefined : findTool('taskset');
   if (cpus === undefined || taskset === undefined) return { command, args: [...args] };
   return { command: taskset, args: ['-c', cpus, command, ...args] };
+}
+
+/**
+ * Moves running processes, every thread of each, to `cpus` (`taskset -a -p`): targets start on
+ * any core (loading code is most of a start) and are pinned once they listen, before any load.
+ */
+export function pinProcesses(cpus: string | undefined, pids: readonly number[]): void {
+  const taskset = cpus === undefined ? undefined : findTool('taskset');
+  if (cpus === undefined || taskset === undefined) return;
+  for (const pid of pids) {
+    const result = spawnSync(taskset, ['-a', '-p', '-c', cpus, String(pid)], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
+    if (result.status !== 0)
+      throw new Error(`taskset -a -p -c ${cpus} ${pid} failed: ${result.stderr.trim()}`);
+  }
 }

@@ -1,5 +1,5 @@
 // The suite's shared process helpers, for scenarios: `import { ... } from '../lib/index.ts'`.
-export { type CpuPlacement, cpuPlacement, pinned } from './cpu.ts';
+export { type CpuPlacement, cpuPlacement, pinned, pinProcesses } from './cpu.ts';
 export {
   httpProxyBootstrap,
   meshletBin,

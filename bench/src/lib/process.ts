@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { pinned } from './cpu.ts';
+import { pinned, pinProcesses } from './cpu.ts';
 
 /** How to start a target. */
 export interface TargetSpec {
@@ -14,7 +14,10 @@ export interface TargetSpec {
   readonly name: string;
   readonly command: string;
   readonly args: readonly string[];
-  /** taskset CPU list, or undefined for no pinning. */
+  /**
+   * taskset CPU list, or undefined for no pinning. A target with a `port` starts on any CPU and
+   * is pinned (all its processes and threads) once it listens; one without, from the start.
+   */
   readonly cpus?: string | undefined;
   /** Loopback port the target listens on once ready (waited for), if any. */
   readonly port?: number | undefined;
@@ -54,7 +57,7 @@ const OUTPUT_LIMIT = 8192;
 
 /** Starts `spec` and resolves once it accepts connections on its port (if it has one). */
 export async function startTarget(spec: TargetSpec): Promise<Target> {
-  const { command, args } = pinned(spec.cpus, spec.command, spec.args);
+  const { command, args } = spec.port === undefined ? pinned(spec.cpus, spec.command, spec.args) : spec;
   const child = spawn(command, args, {
     cwd: spec.cwd,
     env: { ...process.env, ...spec.env },
@@ -89,6 +92,7 @@ export async function startTarget(spec: TargetSpec): Promise<Target> {
       await waitForPort(spec.port, spec.readyTimeoutMs ?? 15_000, gone);
       // Another process may have taken the port between freePort() and the target's bind.
       if (gone()) throw new Error(`exited right after port ${spec.port} answered (someone else's port?)`);
+      pinProcesses(spec.cpus, processTree(pid));
     } catch (error) {
       await target.stop(1000);
       throw new Error(`${spec.name}: ${(error as Error).message}\n--- its output ---\n${output.trim()}`, {

@@ -43,9 +43,15 @@ export function installHint(tool: string): string {
   return `apt-get install ${PACKAGES[tool] ?? tool}`;
 }
 
-/** True when running in CI (`CI` set to anything but "" / "0" / "false"). */
+/**
+ * True when a missing tool must fail the run: in CI (`CI` set to anything but "", "0" or
+ * "false"), or with `MESHLET_REQUIRE_BENCH_TOOLS` set likewise (what `.ci/run` sets).
+ */
 export function inCi(env: NodeJS.ProcessEnv = process.env): boolean {
-  const value = env.CI;
+  return truthy(env.CI) || truthy(env.MESHLET_REQUIRE_BENCH_TOOLS);
+}
+
+function truthy(value: string | undefined): boolean {
   return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
 }
 

@@ -74,9 +74,10 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
     const warmup = ctx.mode === 'smoke' ? 0 : 1;
     if (warmup > 0) for (const peer of peers) await runPaced(peer.port, warmup, placement.load);
     const results = new Map<RunningPeer, PacedResult[]>(peers.map((p) => [p, []]));
+    const seconds = ctx.mode === 'smoke' ? 0.5 : ctx.seconds;
     for (let round = 0; round < ctx.runs; round++) {
       for (const peer of peers) {
-        const result = await runPaced(peer.port, ctx.seconds, placement.load);
+        const result = await runPaced(peer.port, seconds, placement.load);
         ctx.log(
           `latency: run ${round + 1}/${ctx.runs} ${peer.label}: p50 ${(result.p50Us / 1000).toFixed(3)} ms, p99 ${(result.p99Us / 1000).toFixed(3)} ms`,
         );
@@ -117,7 +118,7 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
         command: `npm run bench -- latency${ctx.mode === 'full' ? '' : ` --${ctx.mode}`}`,
         rows,
         notes: [
-          `Load: bench/src/scenarios/latency/paced.ts, ${RATE} requests/s on a fixed schedule over ${CONNECTIONS} kept-alive connections for ${ctx.seconds} s, ${ctx.runs} interleaved run(s) per target${warmup ? ` after a ${warmup} s warm-up` : ''}; medians of the runs. Open loop: a slow response does not hold back the next request (no coordinated omission); a request waiting for a free connection is timed from its release.`,
+          `Load: bench/src/scenarios/latency/paced.ts, ${RATE} requests/s on a fixed schedule over ${CONNECTIONS} kept-alive connections for ${seconds} s, ${ctx.runs} interleaved run(s) per target${warmup ? ` after a ${warmup} s warm-up` : ''}; medians of the runs. Open loop: a slow response does not hold back the next request (no coordinated omission); a request waiting for a free connection is timed from its release.`,
           '"added": the row minus "direct (no proxy)": what the hop costs. requests/s is the rate achieved, a check of the pacing.',
           `CPU placement: ${placement.description}.`,
           ...started.skipped.map((s) => `Skipped: ${s}.`),

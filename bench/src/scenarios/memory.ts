@@ -4,6 +4,7 @@
 // process of its own on the load CPU.
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { Client } from 'undici';
 import { fileURLToPath } from 'node:url';
 import {
   cpuPlacement,
@@ -17,10 +18,11 @@ import {
 } from '../lib/index.ts';
 import type { BenchContext, BenchRow, BenchScenario, BenchTable } from '../types.ts';
 import { MESHLET_LABEL, PEER_KEYS, type RunningPeer, startPeers, stopPeers } from './http1/peers.ts';
-import { runPaced } from './latency.ts';
 
 const HOLD = fileURLToPath(new URL('./memory/hold.ts', import.meta.url));
-const CONNECTIONS = { smoke: 200, quick: 2000, full: 10_000 } as const;
+const CONNECTIONS = { smoke: 50, quick: 2000, full: 10_000 } as const;
+/** Pauses before each RSS reading (settle), shorter in smoke runs. */
+const SETTLE_MS = { smoke: 50, quick: 500, full: 1000 } as const;
 
 interface Memory {
   /** All processes of the target, KiB. */
@@ -80,6 +82,20 @@ function nextLine(
   });
 }
 
+/** `count` GETs one after another on one kept-alive connection; throws on a non-200. */
+async function warm(port: number, count: number): Promise<void> {
+  const client = new Client(`http://127.0.0.1:${port}`);
+  try {
+    for (let i = 0; i < count; i++) {
+      const res = await client.request({ method: 'GET', path: '/' });
+      await res.body.dump();
+      if (res.statusCode !== 200) throw new Error(`warm-up: status ${res.statusCode} from port ${port}`);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
 interface Measured {
   readonly idle: Memory;
   readonly loaded: Memory;
@@ -93,10 +109,11 @@ async function measure(
   target: Target,
   count: number,
   cpus: string | undefined,
+  settleMs: number,
 ): Promise<Measured> {
-  // Warm the request path a little (200 requests), then let it settle.
-  await runPaced(peer.port, 0.2, cpus);
-  await delay(500);
+  // Warm the request path a little (200 requests, from this process), then let it settle.
+  await warm(peer.port, 200);
+  await delay(settleMs);
   const idle = memoryOf(target);
   const { command, args } = pinned(cpus, process.execPath, [HOLD, String(peer.port), String(count), '100']);
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -110,7 +127,7 @@ async function measure(
   );
   try {
     const { open, failed } = (await nextLine(child, 180_000)) as { open: number; failed: number };
-    await delay(1000);
+    await delay(settleMs);
     const loaded = memoryOf(target);
     const done = nextLine(child, 10_000);
     child.stdin.end();
@@ -131,39 +148,39 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
   const upstreamPort = await freePort();
   const upstream = await startUpstream(upstreamPort, placement.load);
   const rows: BenchRow[] = [];
-  const skipped: string[] = [];
+  let peers: RunningPeer[] = [];
+  let skipped: readonly string[];
   try {
-    // One target at a time: each gets the machine's memory and file descriptors to itself.
-    for (const key of PEER_KEYS) {
-      if (key === 'direct') continue;
-      let peers: RunningPeer[] = [];
-      try {
-        const started = await startPeers(ctx, upstreamPort, placement.target, [key]);
-        peers = started.peers;
-        skipped.push(...started.skipped);
-        const peer = peers[0];
-        if (peer?.target === undefined) continue;
-        const m = await measure(peer, peer.target, count, placement.load);
-        const perConnection = m.open > 0 ? (m.loaded.total - m.idle.total) / m.open : Number.NaN;
-        ctx.log(
-          `memory: ${peer.label}: idle ${fmt(m.idle.total / 1024)} MiB, with ${m.open} connections ${fmt(m.loaded.total / 1024)} MiB (${fmt(perConnection)} KiB each)`,
-        );
-        rows.push({
-          target: peer.label,
-          rssMiB: m.idle.total / 1024,
-          errors: m.failed,
-          extra: {
-            'idle RSS, largest process': `${fmt(m.idle.largest / 1024)} MiB`,
-            [`RSS with the connections`]: `${fmt(m.loaded.total / 1024)} MiB`,
-            'connections held': `${m.open} (${m.stillOpen} at the end)`,
-            'KiB per idle connection': fmt(perConnection),
-          },
-        });
-      } finally {
-        await stopPeers(peers);
-      }
+    // All started at once (each is idle until its turn); measured one at a time.
+    const started = await startPeers(
+      ctx,
+      upstreamPort,
+      placement.target,
+      PEER_KEYS.filter((key) => key !== 'direct'),
+    );
+    peers = started.peers;
+    skipped = started.skipped;
+    for (const peer of peers) {
+      if (peer.target === undefined) continue;
+      const m = await measure(peer, peer.target, count, placement.load, SETTLE_MS[ctx.mode]);
+      const perConnection = m.open > 0 ? (m.loaded.total - m.idle.total) / m.open : Number.NaN;
+      ctx.log(
+        `memory: ${peer.label}: idle ${fmt(m.idle.total / 1024)} MiB, with ${m.open} connections ${fmt(m.loaded.total / 1024)} MiB (${fmt(perConnection)} KiB each)`,
+      );
+      rows.push({
+        target: peer.label,
+        rssMiB: m.idle.total / 1024,
+        errors: m.failed,
+        extra: {
+          'idle RSS, largest process': `${fmt(m.idle.largest / 1024)} MiB`,
+          'RSS with the connections': `${fmt(m.loaded.total / 1024)} MiB`,
+          'connections held': `${m.open} (${m.stillOpen} at the end)`,
+          'KiB per idle connection': fmt(perConnection),
+        },
+      });
     }
   } finally {
+    await stopPeers(peers);
     await upstream.stop();
   }
   return [
@@ -174,7 +191,7 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
       ratioTo: MESHLET_LABEL,
       notes: [
         'RSS: the sum over all the target\'s processes (meshlet: the CLI supervisor and its worker; nginx: master and worker), from /proc/<pid>/status; pages shared between them count in each. "largest process": the worker alone.',
-        'Idle: after 200 requests at 1000/s and 0.5 s of rest. Then memory/hold.ts opens the connections (100 at a time), sends one GET on each, reads the response and holds them idle; RSS is read 1 s after the last one. KiB per idle connection = (RSS with − RSS idle) / connections held. errors: connections that got no 200 response within 10 s.',
+        `Idle: after 200 requests (one connection, closed) and ${SETTLE_MS[ctx.mode]} ms of rest. Then memory/hold.ts opens the connections (100 at a time), sends one GET on each, reads the response and holds them idle; RSS is read ${SETTLE_MS[ctx.mode]} ms after the last one. KiB per idle connection = (RSS with − RSS idle) / connections held. errors: connections that got no 200 response within 10 s.`,
         'HAProxy is configured with maxconn 9940: it needs 2 file descriptors per connection and the hard limit here is 20,000.',
         `CPU placement: ${placement.description}.`,
         ...skipped.map((s) => `Skipped: ${s}.`),

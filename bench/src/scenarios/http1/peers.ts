@@ -189,22 +189,31 @@ export async function startPeers(
   cpus: string | undefined,
   keys: readonly PeerKey[] = PEER_KEYS,
 ): Promise<{ peers: RunningPeer[]; skipped: string[] }> {
-  const peers: RunningPeer[] = [];
   const skipped: string[] = [];
-  try {
-    for (const key of keys) {
-      const tool = toolOf(key);
-      if (tool !== undefined && !ctx.need(tool)) {
-        skipped.push(`${key} (${tool} is not installed)`);
-        continue;
-      }
+  const wanted: PeerKey[] = [];
+  for (const key of keys) {
+    const tool = toolOf(key);
+    if (tool !== undefined && !ctx.need(tool)) skipped.push(`${key} (${tool} is not installed)`);
+    else wanted.push(key);
+  }
+  // Started side by side (most of a start is waiting on disk and the module loader), idle
+  // until their turn.
+  const started = await Promise.allSettled(
+    wanted.map(async (key): Promise<RunningPeer> => {
       const port = key === 'direct' ? upstreamPort : await freePort();
       const target = await startPeer(key, port, upstreamPort, cpus);
-      peers.push({ key, label: labelOf(key), port, target });
-    }
-  } catch (error) {
+      return { key, label: labelOf(key), port, target };
+    }),
+  );
+  const peers: RunningPeer[] = [];
+  const failures: unknown[] = [];
+  for (const result of started) {
+    if (result.status === 'fulfilled') peers.push(result.value);
+    else failures.push(result.reason);
+  }
+  if (failures.length > 0) {
     await stopPeers(peers);
-    throw error;
+    throw failures[0];
   }
   return { peers, skipped };
 }
