@@ -93,7 +93,7 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
           'Upstream: bolt/upstream.ts, a Node process answering every call with the same SOFARPC response (sofa-bolt-node bytes, the request id swapped in); the same process for both rows.',
           "meshlet: `meshlet run -c bolt/meshlet.yaml --workers 1`, a Bolt rpc_proxy routing on the service signature (the request's header map is read) to one STATIC cluster.",
           `CPU placement: ${placement.description}.`,
-          "proxy CPU/call: user + system CPU time of the meshlet processes (supervisor and worker, from /proc) over the whole run, divided by the calls completed (warm-up included). load CPU/call: the load process's own.",
+          "proxy CPU/call: CPU time of the meshlet processes (supervisor and worker, from /proc/<pid>/schedstat) over the whole run, divided by the calls completed (warm-up included). load CPU/call: the load process's own. proxy starved: the share of the run's wall time the meshlet processes were runnable but waiting for a CPU (run-queue delay from /proc/<pid>/schedstat); well above 0 % means other processes on its core set the row's requests/s, not meshlet.",
           'RSS: meshlet (supervisor + worker) at the end of its last run; for "direct", the upstream process.',
         ],
       });

@@ -68,7 +68,7 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
           'Upstream: grpc/upstream.ts, a @grpc/grpc-js server answering every call with a 100-byte message; the same process for both rows.',
           '`meshlet run -c grpc/meshlet.yaml --workers 1`: an h2c listener (codec_type HTTP2), a route matching gRPC requests under /meshlet.bench.Echo/, a cluster with http2_protocol_options.',
           `CPU placement: ${placement.description}.`,
-          "proxy CPU/call: CPU time of the meshlet processes (from /proc) over the whole run, divided by the calls completed (warm-up included). load CPU/call: the client process's own.",
+          "proxy CPU/call: CPU time of the meshlet processes (from /proc/<pid>/schedstat) over the whole run, divided by the calls completed (warm-up included). load CPU/call: the client process's own. proxy starved: the share of the run's wall time the meshlet processes were runnable but waiting for a CPU (run-queue delay from /proc/<pid>/schedstat); well above 0 % means other processes on its core set the row's requests/s, not meshlet.",
           'RSS: meshlet (supervisor + worker) at the end of its last run; for "direct", the upstream process.',
         ],
       },

@@ -14,7 +14,7 @@ import {
 } from '../lib/index.ts';
 import type { BenchContext, BenchRow, BenchScenario, BenchTable } from '../types.ts';
 import { runH2load, type H2loadResult } from './h2/h2load.ts';
-import { treeCpuUs } from './load/loop.ts';
+import { percent, schedColumns, treeSched } from './load/loop.ts';
 
 const DIRECT = 'direct (h2load → nginx h2c)';
 const MESHLET = 'meshlet h2c listener → h2c cluster (1 worker)';
@@ -77,26 +77,27 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
         cpus: placement.load,
       });
     if (warmupSeconds > 0) for (const t of targets) await load(t.port, warmupSeconds);
-    const runs = new Map<H2Target, { result: H2loadResult; cpuUs: number | undefined }[]>(
-      targets.map((t) => [t, []]),
-    );
+    const runs = new Map<
+      H2Target,
+      { result: H2loadResult; proxy: { cpuPerCallUs: number; waitShare: number } | undefined }[]
+    >(targets.map((t) => [t, []]));
     for (let round = 0; round < ctx.runs; round++) {
       for (const target of targets) {
-        const before = target.proxy === undefined ? 0 : treeCpuUs(target.proxy.pid);
+        const before = target.proxy === undefined ? undefined : treeSched(target.proxy.pid);
         const result = await load(target.port, ctx.seconds);
-        const cpuUs =
-          target.proxy === undefined || result.requests === 0
+        const proxy =
+          target.proxy === undefined || before === undefined
             ? undefined
-            : (treeCpuUs(target.proxy.pid) - before) / result.requests;
+            : schedColumns(before, treeSched(target.proxy.pid), result.requests);
         ctx.log(
           `h2: run ${round + 1}/${ctx.runs} ${target.label}: ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(2)} ms`,
         );
-        runs.get(target)?.push({ result, cpuUs });
+        runs.get(target)?.push({ result, proxy });
       }
     }
     const rows = targets.map((target): BenchRow => {
       const list = runs.get(target) ?? [];
-      const cpu = list.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]));
+      const proxy = list.flatMap((r) => (r.proxy === undefined ? [] : [r.proxy]));
       return {
         target: target.label,
         rps: median(list.map((r) => r.result.rps)),
@@ -105,7 +106,11 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
         p999Ms: median(list.map((r) => r.result.p999Ms)),
         rssMiB: target.rssOf.rssKiB() / 1024,
         errors: list.reduce((n, r) => n + r.result.errors, 0),
-        extra: { 'proxy CPU/request': cpu.length === 0 ? '—' : `${fmt(median(cpu))} µs` },
+        extra: {
+          'proxy CPU/request':
+            proxy.length === 0 ? '—' : `${fmt(median(proxy.map((p) => p.cpuPerCallUs)))} µs`,
+          'proxy starved': proxy.length === 0 ? '—' : percent(median(proxy.map((p) => p.waitShare))),
+        },
       };
     });
     return [
@@ -119,7 +124,7 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
           'Upstream: nginx (1 worker) speaking HTTP/2 cleartext, answering 200 with a 14-byte body; the same process for both rows.',
           '`meshlet run -c h2/meshlet.yaml --workers 1`: an h2c listener (codec_type HTTP2), one route, a cluster with http2_protocol_options.',
           `CPU placement: ${placement.description}.`,
-          'proxy CPU/request: CPU time of the meshlet processes (from /proc) during the measured run, divided by its requests.',
+          "proxy CPU/request: CPU time of the meshlet processes (from /proc/<pid>/schedstat) during the measured run, divided by its requests. proxy starved: the share of the run's wall time the meshlet processes were runnable but waiting for a CPU (run-queue delay from /proc/<pid>/schedstat); well above 0 % means other processes on its core set the row's requests/s, not meshlet.",
           'RSS: meshlet (supervisor + worker) at the end of its last run; for "direct", the upstream nginx.',
         ],
       },

@@ -35,22 +35,47 @@ export function runLoop(
   });
 }
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+/** Scheduler figures of a process tree, summed over its threads (from /proc/<pid>/schedstat). */
+export interface SchedSample {
+  /** Time on a CPU, in µs. */
+  readonly cpuUs: number;
+  /** Time runnable but waiting for a CPU (run-queue delay), in µs. */
+  readonly waitUs: number;
+  /** performance.now() when read, in ms. */
+  readonly at: number;
+}
 
-/** User + system CPU time of `pid` and its descendants so far, in µs (from /proc, 10 ms steps). */
-export function treeCpuUs(pid: number): number {
-  let ticks = 0;
+/**
+ * CPU time and run-queue delay of `pid` and its descendants so far (nanosecond counters). The
+ * wait says how much a target was starved by other processes on its core: on a shared machine
+ * its requests/s measure the neighbours as much as the target.
+ */
+export function treeSched(pid: number): SchedSample {
+  let cpuNs = 0;
+  let waitNs = 0;
   for (const member of processTree(pid)) {
     try {
-      const text = readFileSync(`/proc/${member}/stat`, 'utf8');
-      // Fields after "pid (comm) ": state is the 1st, utime the 12th, stime the 13th.
-      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      const [cpu, wait] = readFileSync(`/proc/${member}/schedstat`, 'utf8').split(' ');
+      cpuNs += Number(cpu);
+      waitNs += Number(wait);
     } catch {
       // gone meanwhile
     }
   }
-  return (ticks * 1e6) / TICKS_PER_SECOND;
+  return { cpuUs: cpuNs / 1000, waitUs: waitNs / 1000, at: performance.now() };
+}
+
+/** The extra columns of a proxy's run: its CPU time per call, and its share of time starved. */
+export function schedColumns(
+  before: SchedSample,
+  after: SchedSample,
+  calls: number,
+): { cpuPerCallUs: number; waitShare: number } {
+  const wallUs = (after.at - before.at) * 1000;
+  return {
+    cpuPerCallUs: calls === 0 ? Number.NaN : (after.cpuUs - before.cpuUs) / calls,
+    waitShare: wallUs <= 0 ? Number.NaN : (after.waitUs - before.waitUs) / wallUs,
+  };
 }
 
 /** One target of a load-loop table: where the loop connects, and its process (none: direct). */
@@ -83,12 +108,13 @@ export async function interleaved(
   plan: LoopPlan,
   targets: readonly LoopTarget[],
 ): Promise<BenchRow[]> {
-  const runs = new Map<LoopTarget, { report: LoadReport; proxyCpuUs: number | undefined }[]>(
-    targets.map((t) => [t, []]),
-  );
+  const runs = new Map<
+    LoopTarget,
+    { report: LoadReport; proxy: { cpuPerCallUs: number; waitShare: number } | undefined }[]
+  >(targets.map((t) => [t, []]));
   for (let round = 0; round < ctx.runs; round++) {
     for (const target of targets) {
-      const cpuBefore = target.proxy === undefined ? 0 : treeCpuUs(target.proxy.pid);
+      const before = target.proxy === undefined ? undefined : treeSched(target.proxy.pid);
       const report = await runLoop(
         plan.script,
         [
@@ -103,19 +129,19 @@ export async function interleaved(
         plan.cpus,
         (ctx.seconds + plan.warmupSeconds) * 1000 + 60_000,
       );
-      const proxyCpuUs =
-        target.proxy === undefined || report.total === 0
+      const proxy =
+        target.proxy === undefined || before === undefined
           ? undefined
-          : (treeCpuUs(target.proxy.pid) - cpuBefore) / report.total;
+          : schedColumns(before, treeSched(target.proxy.pid), report.total);
       ctx.log(
         `${plan.name}: run ${round + 1}/${ctx.runs} ${target.label}: ${Math.round(report.rps)} calls/s, p99 ${report.p99Ms.toFixed(2)} ms, ${report.errors} errors`,
       );
-      runs.get(target)?.push({ report, proxyCpuUs });
+      runs.get(target)?.push({ report, proxy });
     }
   }
   return targets.map((target): BenchRow => {
     const list = runs.get(target) ?? [];
-    const proxyCpu = list.flatMap((r) => (r.proxyCpuUs === undefined ? [] : [r.proxyCpuUs]));
+    const proxy = list.flatMap((r) => (r.proxy === undefined ? [] : [r.proxy]));
     return {
       target: target.label,
       rps: median(list.map((r) => r.report.rps)),
@@ -125,9 +151,15 @@ export async function interleaved(
       rssMiB: target.rssOf.rssKiB() / 1024,
       errors: list.reduce((n, r) => n + r.report.errors, 0),
       extra: {
-        'proxy CPU/call': proxyCpu.length === 0 ? '—' : `${fmt(median(proxyCpu))} µs`,
+        'proxy CPU/call': proxy.length === 0 ? '—' : `${fmt(median(proxy.map((p) => p.cpuPerCallUs)))} µs`,
+        'proxy starved': proxy.length === 0 ? '—' : percent(median(proxy.map((p) => p.waitShare))),
         'load CPU/call': `${fmt(median(list.map((r) => r.report.clientCpuUsPerCall)))} µs`,
       },
     };
   });
+}
+
+/** A share as a percentage cell. */
+export function percent(share: number): string {
+  return Number.isFinite(share) ? `${Math.round(share * 100)} %` : '—';
 }
