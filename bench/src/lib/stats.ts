@@ -5,9 +5,13 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  // `+ 0` makes -0 and 0 one median whatever the input order; halving each term first keeps
+  // the mean of two huge values finite where their sum overflows.
+  if (sorted.length % 2 === 1) return (sorted[mid] as number) + 0;
+  const a = sorted[mid - 1] as number;
+  const b = sorted[mid] as number;
+  const mean = (a + b) / 2;
+  return (Number.isFinite(mean) ? mean : a / 2 + b / 2) + 0;
 }
 
 /** The `q`-quantile (0..1) of ascending `sorted` values, nearest rank; NaN for none. */

@@ -345,13 +345,15 @@ export class RpcStream implements ChainStream, HttpContext, RpcResponseHandler {
 
   onResponse(response: RpcFrame): void {
     this.handle = null;
-    this.info.firstUpstreamByteTime = this.handler.env.now();
+    const now = this.handler.env.now();
+    this.info.firstUpstreamByteTime = now;
     const cluster = this.cluster as UpstreamCluster;
     const host = this.host as Host;
     const status = this.handler.statuses.httpStatus(response);
-    const outcome: UpstreamOutcome = { kind: 'response', status };
+    // Outcomes are read-only values: the common one is shared, not allocated per response.
+    const outcome: UpstreamOutcome = status === 200 ? OUTCOME_OK : { kind: 'response', status };
     cluster.report(host, outcome);
-    cluster.stats.requestEnded(host, outcome, this.handler.env.now() - this.attemptStart);
+    cluster.stats.requestEnded(host, outcome, now - this.attemptStart);
     if (!this.live || this.phase !== FORWARDED) return;
     this.upstreamResponse = response;
     this.response = new RpcResponseHead(status, response.headers, null);

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { TimerEntry, type Clock, type TimerWheel } from '@meshlet/breaker';
 import { ByteQueue, WriteBatch } from '@meshlet/buffer';
 import type { Codec, Protocol, RpcFrame } from '@meshlet/codec';
+import { flushScheduler } from '../flush-scheduler.js';
 import type { RpcFailure, RpcRequestHandle, RpcResponseHandler, RpcSendOptions } from '../types.js';
 import { DeferredFailure, DONE_HANDLE, PendingRequest } from './pending-request.js';
 import { RequestIds } from './request-ids.js';
@@ -32,7 +33,7 @@ const CLOSED = 2;
  * a map by id until their response, timeout, cancellation or the connection's death.
  *
  * ```
- *  send ──> ids.next ──> codec.withRequestId ──> WriteBatch (one writev per tick) ──> socket
+ *  send ──> ids.next ──> codec.withRequestId ──> WriteBatch (one writev per turn) ──> socket
  *             │
  *             └─> pending: Map<upstream id, PendingRequest> ──(response id)──> handler, id restored
  *  wheel: each PendingRequest's timeout; connect timeout; heartbeat check + its reply timeout; idle close
@@ -111,7 +112,8 @@ export class UpstreamConnection {
     const host = pool.host;
     const socket = connect({ host: host.address, port: host.port, noDelay: true });
     this.socket = socket;
-    this.#batch = new WriteBatch(socket);
+    // Flushed by the shared scheduler once per event-loop turn (flush-scheduler.ts).
+    this.#batch = new WriteBatch(socket, { autoFlush: false });
     socket.on('connect', () => {
       this.#onConnect();
     });
@@ -254,8 +256,10 @@ export class UpstreamConnection {
 
   #write(parts: Buffer[]): void {
     const batch = this.#batch;
+    const queuedBefore = batch.pendingCount;
     let ok = true;
     for (const part of parts) ok = batch.write(part) && ok;
+    flushScheduler.schedule(batch, queuedBefore);
     if (!ok && !this.#writeBlocked && this.#state !== CLOSED) {
       // Over the socket's high-water mark: no new requests here until it drains (the pool opens
       // another connection or answers `overflow`); what is already assigned is still written.
