@@ -1,5 +1,5 @@
 // Entry points of the translation: one Envoy resource (fromEnvoy), or many (translate).
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../yaml.js';
 import { typeOfUrl } from '../descriptor.js';
 import { XdsTranslationError } from '../errors.js';
 import { IssueList } from '../issues.js';
@@ -220,7 +220,7 @@ export function translate(input: unknown, options?: TranslateOptions): Translati
     errors: [],
     warnings: [],
   };
-  const data = typeof input === 'string' ? (parseYaml(input, { maxAliasCount: 100 }) as unknown) : input;
+  const data = typeof input === 'string' ? parseYaml(input, 100) : input;
   const fallback = options?.kind ? URL_OF_KIND[options.kind] : undefined;
   for (const [resource, typeUrl] of collect(data, true)) {
     const out = translateResource(resource, typeUrl ?? fallback, options);
