@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { InvalidArgumentError } from '@meshlet/errors';
-import { Float64Histogram } from 'hdr-histogram-js';
+import type { Float64Histogram as Float64HistogramClass } from 'hdr-histogram-js';
 import type { Histogram, HistogramUnit, Tags } from './types.js';
 
 interface UnitRange {
@@ -24,6 +25,16 @@ export const unitRanges: Readonly<Record<HistogramUnit, UnitRange>> = Object.fre
 });
 
 const k2p32 = 2 ** 32;
+
+// Float64Histogram from its own module, not the package's index: the index also decodes the
+// package's WebAssembly build and loads pako (about 12 MB of RSS per process) for features unused
+// here. The package has no exports map, so this path is public; the version is pinned. `require`:
+// the module is CommonJS with `exports.default`, which ESM loaders unwrap differently.
+const Float64Histogram: typeof Float64HistogramClass = (
+  createRequire(import.meta.url)('hdr-histogram-js/dist/Float64Histogram.js') as {
+    default: typeof Float64HistogramClass;
+  }
+).default;
 
 /**
  * hdr-histogram-js' Float64Histogram with a faster `countsArrayIndex` (its public extension

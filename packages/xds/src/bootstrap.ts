@@ -1,7 +1,7 @@
 // Envoy bootstrap files (YAML or JSON, snake_case or camelCase) to the model.
 import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from './yaml.js';
 import { messageType } from './descriptor.js';
 import { BootstrapError, XdsTranslationError } from './errors.js';
 import { IssueList, field, index } from './issues.js';
@@ -66,7 +66,7 @@ export function parseBootstrap(source: string | object, name = 'bootstrap'): Loa
   let data: unknown = source;
   if (typeof source === 'string') {
     try {
-      data = parseYaml(source, { maxAliasCount: 100 });
+      data = parseYaml(source, 100);
     } catch (err) {
       throw new BootstrapError(`${name} is not valid YAML or JSON: ${(err as Error).message}`, {
         cause: err,

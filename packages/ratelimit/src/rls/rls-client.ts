@@ -1,4 +1,5 @@
-import { credentials as grpcCredentials, makeGenericClientConstructor } from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
+import type * as Grpc from '@grpc/grpc-js';
 import type { ChannelCredentials, ChannelOptions, Client, ServiceError } from '@grpc/grpc-js';
 import { ConfigError } from '@meshlet/errors';
 import type { RateLimitDescriptor } from '../types.js';
@@ -113,10 +114,13 @@ class GrpcRlsClient implements RlsClient {
     this.#domain = options.domain;
     this.#timeoutMs = numberOption('timeoutMs', options.timeoutMs ?? 20, 1);
     this.#failOpen = options.failureModeDeny !== true;
-    const Ctor = makeGenericClientConstructor(rlsServiceDefinition(), 'RateLimitService');
+    // @grpc/grpc-js (about 20 MB of RSS) is loaded by the first RLS client, not by importing this
+    // package: it is CommonJS, so `require` keeps the constructor synchronous.
+    const grpc = createRequire(import.meta.url)('@grpc/grpc-js') as typeof Grpc;
+    const Ctor = grpc.makeGenericClientConstructor(rlsServiceDefinition(), 'RateLimitService');
     this.#client = new Ctor(
       options.target,
-      options.credentials ?? grpcCredentials.createInsecure(),
+      options.credentials ?? grpc.credentials.createInsecure(),
       options.channelOptions,
     );
     const method = (this.#client as unknown as Record<string, Unary>).ShouldRateLimit as Unary;

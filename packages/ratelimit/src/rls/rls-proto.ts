@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { loadSync } from '@grpc/proto-loader';
+import type * as ProtoLoader from '@grpc/proto-loader';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 
@@ -17,6 +17,9 @@ let cached: PackageDefinition | undefined;
 export function loadRlsProto(): PackageDefinition {
   if (cached !== undefined) return cached;
   const require = createRequire(import.meta.url);
+  // Loaded here, not at import: a process that never talks to a rate limit service does not pay
+  // for proto-loader and protobufjs (both CommonJS, so `require` keeps this synchronous).
+  const { loadSync } = require('@grpc/proto-loader') as typeof ProtoLoader;
   const deps = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
   cached = loadSync('envoy/service/ratelimit/v3/rls.proto', {
     includeDirs: ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d)),

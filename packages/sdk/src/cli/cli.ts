@@ -1,23 +1,12 @@
-// The `meshlet` command: argument parsing and the commands' wiring over @meshlet/proxy and
-// @meshlet/xds (no data-plane logic here).
-import cluster from 'node:cluster';
+// The `meshlet` command in the primary process: argument parsing and supervising the workers
+// (no data-plane logic here). The primary stays lean: it never loads @meshlet/proxy, @meshlet/xds
+// or their dependencies for `run` (the workers check and serve the config, see worker.ts); only
+// `validate` and `demo` load them, lazily.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadBootstrap } from '@meshlet/xds';
-import { DEMO_FILTERS, demoBootstrap, startDemoServices, tour, tryLines } from './demo/demo.js';
-import { startGateway, type Gateway } from './gateway.js';
 import { log, messageOf } from './log.js';
-import {
-  Supervisor,
-  WORKER_ENV,
-  reportFailed,
-  reportReady,
-  type DrainOrder,
-  type WorkerReady,
-  type WorkerSpec,
-} from './supervisor.js';
-import { validateFile } from './validate.js';
+import { InvalidConfig, Supervisor, type WorkerReady, type WorkerSpec } from './supervisor.js';
 
 /** Exit codes: 0 done, 1 failed (a bad config, a failed start), 2 a usage error. */
 const USAGE_ERROR = 2;
@@ -101,6 +90,7 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
 async function validateCommand(args: readonly string[]): Promise<number> {
   const { positionals } = parseArgs({ args: [...args], allowPositionals: true, options: {} });
   if (positionals.length === 0) throw new UsageError('validate needs a bootstrap file');
+  const { validateFile } = await import('./validate.js');
   let bad = 0;
   for (const file of positionals) {
     const report = await validateFile(file);
@@ -145,10 +135,16 @@ async function serve(
   try {
     ready = await supervisor.start();
   } catch (error) {
-    log(`could not start: ${messageOf(error)}`);
+    if (error instanceof InvalidConfig) {
+      // A worker checked the file and refused it: every error, once, as `meshlet validate` says them.
+      for (const line of error.errors) log(`error: ${line}`);
+    } else {
+      log(`could not start: ${messageOf(error)}`);
+    }
     await onStop();
     return undefined;
   }
+  for (const warning of ready.warnings) log(`warning: ${warning}`);
   if (flags.pidFile !== undefined) writeFileSync(flags.pidFile, `${process.pid}\n`);
   for (const [name, url] of Object.entries(ready.listeners)) log(`listener ${name} on ${url}`);
   log(`admin on ${ready.admin}`);
@@ -183,13 +179,7 @@ async function runCommand(args: readonly string[]): Promise<number | undefined> 
   const file = values.config ?? positionals[0];
   if (file === undefined) throw new UsageError('run needs a bootstrap file: meshlet run -c <file>');
   const flags = serveFlags(values);
-  // Checked here first, so that a bad file fails once with every error, not once per worker.
-  const report = await validateFile(file);
-  for (const warning of report.warnings) log(`warning: ${warning}`);
-  if (report.errors.length > 0) {
-    for (const error of report.errors) log(`error: ${error}`);
-    return 1;
-  }
+  // The first worker checks the file (every error, reported once) before any worker serves.
   const started = await serve({ kind: 'run', config: resolve(file) }, flags);
   return started === undefined ? 1 : undefined;
 }
@@ -210,6 +200,7 @@ async function demoCommand(args: readonly string[]): Promise<number | undefined>
   const adminPort = smoke
     ? 0
     : positiveInt('--admin-port', values['admin-port'] ?? process.env.ADMIN_PORT, 9901, 0);
+  const { startDemoServices, tour, tryLines } = await import('./demo/demo.js');
   const services = await startDemoServices();
   const started = await serve({ kind: 'demo', services: services.ports, port, adminPort }, flags, () =>
     services.close(),
@@ -256,53 +247,8 @@ function reloadCommand(args: readonly string[]): number {
   return 0;
 }
 
-/** A worker process: runs the gateway of its spec until the primary tells it to drain. */
-export async function runWorker(): Promise<void> {
-  // The primary decides when workers stop; a Ctrl-C in a terminal reaches the whole group.
-  const ignore = (): void => undefined;
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, ignore);
-  const spec = JSON.parse(process.env[WORKER_ENV] ?? '{}') as WorkerSpec;
-  let gateway: Gateway;
-  try {
-    gateway = await startGateway(
-      spec.kind === 'run'
-        ? { bootstrap: loadBootstrap(spec.config) }
-        : {
-            bootstrap: demoBootstrap(spec.services, spec.port, spec.adminPort),
-            filters: DEMO_FILTERS,
-            logLevel: 'warning',
-          },
-    );
-  } catch (error) {
-    log(`could not start: ${messageOf(error)}`);
-    reportFailed(error);
-    process.exit(1);
-  }
-  let draining = false;
-  const drain = (ms: number): void => {
-    if (draining) return;
-    draining = true;
-    void gateway.close(ms).finally(() => process.exit(0));
-  };
-  // IPC messages are whatever the other side sent: checked, not trusted.
-  process.on('message', (message: Partial<DrainOrder> | null) => {
-    if (message?.type === 'drain' && typeof message.ms === 'number') drain(message.ms);
-  });
-  // The primary is gone: nobody will hand this worker connections any more.
-  process.on('disconnect', () => {
-    drain(0);
-  });
-  const listeners: Record<string, string> = {};
-  for (const name of gateway.proxy.addresses.keys()) listeners[name] = gateway.url(name);
-  reportReady({ listeners, admin: gateway.adminUrl });
-}
-
-/** `meshlet` itself: the primary runs a command, a worker its gateway. */
+/** `meshlet` in the primary process: runs a command, exits with its code unless it serves. */
 export async function main(argv: readonly string[]): Promise<void> {
-  if (cluster.isWorker) {
-    await runWorker();
-    return;
-  }
   const code = await runCli(argv);
   if (code !== undefined) process.exit(code);
 }

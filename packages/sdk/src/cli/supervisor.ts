@@ -22,11 +22,19 @@ export interface WorkerReady {
   /** `http://host:port` by listener name. */
   readonly listeners: Readonly<Record<string, string>>;
   readonly admin: string;
+  /** The config file's warnings (`meshlet validate`'s). */
+  readonly warnings: readonly string[];
 }
 
 interface WorkerFailed {
   readonly type: 'failed';
   readonly message: string;
+}
+
+/** A worker's refusal of its config file: every error, as `meshlet validate` words them. */
+interface WorkerInvalid {
+  readonly type: 'invalid';
+  readonly errors: readonly string[];
 }
 
 /** The primary's order to a worker: drain for at most `ms`, then exit. */
@@ -48,6 +56,16 @@ export interface SupervisorOptions {
 
 /** A worker whose process exited, or said it failed, before it listened. */
 class WorkerStartError extends Error {}
+
+/** A worker refused the config file: {@link InvalidConfig.errors} says why. */
+export class InvalidConfig extends Error {
+  readonly errors: readonly string[];
+
+  constructor(errors: readonly string[]) {
+    super(`invalid configuration: ${errors.join('; ')}`);
+    this.errors = errors;
+  }
+}
 
 /**
  * The primary of `meshlet run` and `meshlet demo`: starts a generation of workers, replaces it on
@@ -179,17 +197,22 @@ function pidsOf(workers: readonly Worker[]): string {
 function readyOf(worker: Worker): Promise<WorkerReady> {
   return new Promise((resolve, reject) => {
     // IPC messages are whatever the other side sent: checked, not trusted.
-    const onMessage = (message: Partial<WorkerReady> | Partial<WorkerFailed> | null): void => {
+    const onMessage = (
+      message: Partial<WorkerReady> | Partial<WorkerFailed> | Partial<WorkerInvalid> | null,
+    ): void => {
       if (
         message?.type === 'ready' &&
         typeof message.admin === 'string' &&
-        typeof message.listeners === 'object'
+        typeof message.listeners === 'object' &&
+        Array.isArray(message.warnings)
       ) {
         worker.off('exit', onExit);
         worker.off('message', onMessage);
         resolve(message as WorkerReady);
       } else if (message?.type === 'failed') {
         reject(new WorkerStartError(String(message.message)));
+      } else if (message?.type === 'invalid' && Array.isArray(message.errors)) {
+        reject(new InvalidConfig(message.errors.map(String)));
       }
     };
     const onExit = (code: number | null, signal: string | null): void => {
@@ -211,8 +234,25 @@ export function reportReady(ready: Omit<WorkerReady, 'type' | 'pid'>): void {
   process.send?.(message);
 }
 
+/** Tells the primary that this worker's config file is invalid, with every error. */
+export function reportInvalid(errors: readonly string[]): Promise<void> {
+  const message: WorkerInvalid = { type: 'invalid', errors };
+  return sent(message);
+}
+
 /** Tells the primary that this worker could not start. */
-export function reportFailed(error: unknown): void {
+export function reportFailed(error: unknown): Promise<void> {
   const message: WorkerFailed = { type: 'failed', message: messageOf(error) };
-  process.send?.(message);
+  return sent(message);
+}
+
+/** Sends `message` to the primary; resolves once it is handed over (so the worker may exit). */
+function sent(message: WorkerFailed | WorkerInvalid): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.send === undefined) resolve();
+    else
+      process.send(message, undefined, {}, () => {
+        resolve();
+      });
+  });
 }

@@ -29,6 +29,30 @@ export async function validateFile(
   path: string,
   filters: readonly HttpFilter[] = [],
 ): Promise<ValidationReport> {
+  const report = checkFile(path);
+  const { errors, loaded } = report;
+  if (loaded !== undefined && errors.length === 0) {
+    try {
+      const proxy = createProxy({
+        config: snapshotOfBootstrap(loaded.bootstrap),
+        filters: [...CLI_FILTERS, ...filters],
+        stats: false,
+      });
+      await proxy.close();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      return { ...report, errors: [messageOf(error)] };
+    }
+  }
+  return report;
+}
+
+/**
+ * The first steps of {@link validateFile}: reading and translating the file, then the
+ * cross-resource checks, without compiling it (a worker of `meshlet run` compiles it when it
+ * creates its proxy).
+ */
+export function checkFile(path: string): ValidationReport {
   let loaded: LoadedBootstrap;
   try {
     loaded = loadBootstrap(path);
@@ -40,18 +64,5 @@ export async function validateFile(
   }
   const warnings = loaded.warnings.map(formatIssue);
   const errors = validate(loaded.bootstrap).map(formatIssue);
-  if (errors.length === 0) {
-    try {
-      const proxy = createProxy({
-        config: snapshotOfBootstrap(loaded.bootstrap),
-        filters: [...CLI_FILTERS, ...filters],
-        stats: false,
-      });
-      await proxy.close();
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      errors.push(messageOf(error));
-    }
-  }
   return { errors, warnings, loaded };
 }

@@ -67,13 +67,34 @@ describe('meshlet run', () => {
   );
 
   it(
-    'refuses a bad bootstrap before starting any worker: every error, exit 1',
+    'refuses a bad bootstrap before any worker serves: every error once, exit 1',
     async () => {
       const bad = writeFile(dir, 'bad.yaml', gatewayBootstrap(1, 'nowhere'));
       const { code, stderr } = await runMeshlet(['run', '-c', bad]);
       expect(code).toBe(1);
       expect(stderr).toMatch(/error: .*route\.cluster: .*"nowhere"/);
+      expect(stderr.match(/"nowhere"/g)).toHaveLength(1);
       expect(stderr).not.toMatch(/worker/);
+    },
+    SLOW,
+  );
+
+  it(
+    'SIGHUP after an invalid edit: the old workers keep serving and every error is logged',
+    async () => {
+      const edited = writeFile(dir, 'edited.yaml', readFileSync(config, 'utf8'));
+      const { meshlet, url } = await serving(['run', '-c', edited, '--drain-time-s', '1'], 'ingress');
+      try {
+        const before = await getOnNewConnection(`${url}/`);
+        writeFile(dir, 'edited.yaml', gatewayBootstrap(1, 'nowhere'));
+        meshlet.child.kill('SIGHUP');
+        const [line = ''] = await meshlet.logged(/reload failed.*/);
+        expect(line).toMatch(/keep serving: .*route\.cluster: .*"nowhere"/);
+        const after = await getOnNewConnection(`${url}/`);
+        expect(after).toEqual({ status: 200, servedBy: before.servedBy });
+      } finally {
+        await meshlet.stop();
+      }
     },
     SLOW,
   );

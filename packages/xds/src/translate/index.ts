@@ -1,5 +1,5 @@
 // Entry points of the translation: one Envoy resource (fromEnvoy), or many (translate).
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../yaml.js';
 import { typeOfUrl } from '../descriptor.js';
 import { XdsTranslationError } from '../errors.js';
 import { IssueList } from '../issues.js';
@@ -228,7 +228,7 @@ export function translate(input: unknown, options?: TranslateOptions): Translati
   let data = input;
   if (typeof input === 'string') {
     try {
-      data = parseYaml(input, { maxAliasCount: 100 }) as unknown;
+      data = parseYaml(input, 100);
     } catch (err) {
       // The yaml package throws its own errors (and a ReferenceError for an unknown alias):
       // reported like every other problem, not thrown.
