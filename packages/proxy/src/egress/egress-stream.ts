@@ -12,7 +12,6 @@ import type { HttpConnectionManager } from '../http/connection-manager.js';
 import { HttpStream, Phase } from '../http/stream.js';
 import type { RequestHeadImpl } from '../http/stream-info.js';
 
-const NO_EXTRA: readonly string[] = [];
 const NO_TRAILERS: Record<string, string | string[]> = Object.freeze({});
 
 /** A request dispatched in-process; its own `DispatchController`. */
@@ -77,17 +76,29 @@ export class EgressStream extends HttpStream implements Dispatcher.DispatchContr
   }
 
   protected writeHead(head: ResponseHead): void {
-    const flat = this.flatHeaders(head.headers, NO_EXTRA);
-    this.rawHeaders = flat;
+    // One pass over the head: the flat list (what undici's `fetch` reads as the controller's
+    // `rawHeaders`) and the header object (what `onResponseStart` gets) together.
+    const manager = this.manager;
+    const source = head.headers;
+    const flat: string[] = [];
     const headers: Record<string, string | string[]> = {};
-    for (let i = 0; i < flat.length; i += 2) {
-      const name = flat[i] as string;
-      const value = flat[i + 1] as string;
-      const previous = headers[name];
-      if (previous === undefined) headers[name] = value;
-      else if (typeof previous === 'string') headers[name] = [previous, value];
-      else previous.push(value);
+    for (const name in source) {
+      const value = source[name];
+      if (value === undefined || manager.isHopByHopResponseHeader(name)) continue;
+      if (typeof value === 'string') {
+        flat.push(name, value);
+        headers[name] = value;
+      } else if (value.length > 0) {
+        for (const v of value) flat.push(name, v);
+        headers[name] = value.length === 1 ? (value[0] as string) : value.slice();
+      }
     }
+    const server = manager.serverName;
+    if (server !== '' && source.server === undefined) {
+      flat.push('server', server);
+      headers.server = server;
+    }
+    this.rawHeaders = flat;
     if (this.settled) return;
     try {
       this.handler.onResponseStart?.(this, head.status, headers, STATUS_CODES[head.status] ?? '');

@@ -143,6 +143,32 @@ describe('egress through a route configuration', () => {
     expect(proxy.address('outbound')).toBeUndefined();
   });
 
+  it('hands response headers over as undici reads them: repeated ones as lists, no hop-by-hop', async () => {
+    const svc = await upstream('svc', (req, res) => {
+      req.resume();
+      res.setHeader('set-cookie', ['a=1', 'b=2']);
+      res.setHeader('x-one', 'only');
+      res.setHeader('connection', 'keep-alive, x-hop');
+      res.setHeader('x-hop', 'dropped');
+      res.end('ok');
+    });
+    const proxy = proxyOf(
+      outbound({ svc: [route('all', { route: routeAction('svc') })] }, [cluster('svc', [svc.port])]),
+    );
+    const egress = proxy.egress('outbound');
+    const result = await send(egress, { origin: 'http://svc' });
+    expect(result.status).toBe(200);
+    expect(result.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(result.headers['x-one']).toBe('only');
+    expect(result.headers.connection).toBeUndefined();
+    expect(result.headers['x-hop']).toBeUndefined();
+    const res = await fetch('http://svc/', { dispatcher: new EgressDispatcher(egress) });
+    expect(res.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    expect(res.headers.get('x-one')).toBe('only');
+    expect(res.headers.has('x-hop')).toBe(false);
+    expect(await res.text()).toBe('ok');
+  });
+
   it('retries a 5xx on another host', async () => {
     const bad = await upstream('bad', (req, res) => {
       req.resume();
