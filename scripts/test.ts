@@ -11,8 +11,8 @@ say(
 );
 
 const results: StepResult[] = [];
-const run = (title: string, argv: string[]): boolean => {
-  const result = step(title, argv);
+const run = (title: string, argv: string[], env: NodeJS.ProcessEnv = {}): boolean => {
+  const result = step(title, argv, env);
   results.push(result);
   return result.ok;
 };
@@ -42,6 +42,22 @@ if (
       '--reporter=json',
       `--outputFile.json=${resultsFile}`,
     ),
+  );
+  // HTTP/1.1 is served by the llhttp fast path by default; node:http's front end stays a
+  // supported option (`MESHLET_HTTP1_FAST_PATH=0`), so its HTTP/1 suites run on it too.
+  run(
+    'tests on the node:http front end (MESHLET_HTTP1_FAST_PATH=0)',
+    pnpm(
+      'exec',
+      'vitest',
+      'run',
+      'packages/proxy/test/listener',
+      'packages/proxy/test/http',
+      'packages/proxy/test/abuse',
+      'test/reliability/fuzz-http1.test.ts',
+      'test/reliability/fuzz-regressions.test.ts',
+    ),
+    { MESHLET_HTTP1_FAST_PATH: '0' },
   );
   run('package shapes (publint, attw)', script('scripts/check-shapes.ts'));
   run('benchmarks (smoke)', script('bench/micro.ts', '--smoke'));

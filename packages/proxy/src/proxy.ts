@@ -51,8 +51,8 @@ export interface ProxyOptions {
   readonly maxConnections?: number;
   /**
    * Serve HTTP/1.1 with the fast path: node's llhttp binding driven directly on the sockets,
-   * without node:http's request/response objects (same filters, router and limits). Default off,
-   * or on when the environment variable `MESHLET_HTTP1_FAST_PATH` is `1`.
+   * without node:http's request/response objects (same filters, router and limits). Default on;
+   * `false`, or the environment variable `MESHLET_HTTP1_FAST_PATH=0`, serves with node:http.
    */
   readonly http1FastPath?: boolean;
   /** How long a listener removed by `update()` may take to finish its streams. Default 5 s. */

@@ -47,7 +47,7 @@ export interface ListenerOptions {
   readonly onError: (error: unknown, where: string) => void;
   /**
    * Serve HTTP/1.1 with the llhttp fast path (`http1-fast.ts`) instead of node:http's server.
-   * Default off, or on when the environment variable `MESHLET_HTTP1_FAST_PATH` is `1`.
+   * Default on; off when the environment variable `MESHLET_HTTP1_FAST_PATH` is `0`.
    */
   readonly http1FastPath?: boolean;
   /** The overload manager's state: connections it rejects are closed at accept. */
@@ -115,7 +115,7 @@ export class ProxyListener implements ConnectionOwner, NetworkConnectionOwner {
   constructor(compiled: CompiledListener, options: ListenerOptions) {
     this.current = compiled;
     this.options = options;
-    this.fastPath = options.http1FastPath ?? process.env.MESHLET_HTTP1_FAST_PATH === '1';
+    this.fastPath = options.http1FastPath ?? process.env.MESHLET_HTTP1_FAST_PATH !== '0';
     const buffers =
       compiled.bufferLimitBytes === undefined ? {} : { highWaterMark: compiled.bufferLimitBytes };
     if (compiled.tls) {
