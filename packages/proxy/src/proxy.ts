@@ -258,6 +258,8 @@ export class HttpProxy extends EventEmitter<ProxyEvents> {
    * request: an update applies to the next request, requests in flight keep their version.
    */
   egress(name: string): Egress {
+    // An in-process mesh may never call start(): its overload manager starts with its egress.
+    if (this.state !== 'closed') this.overload?.start();
     return new Egress(name, this.resolveEgress);
   }
 

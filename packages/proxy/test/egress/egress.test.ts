@@ -27,6 +27,7 @@ import {
   snapshot,
   virtualHost,
 } from '../e2e/helpers.js';
+import { FakeTime } from '../cluster/helpers.js';
 import { e2eScope } from '../e2e/scope.js';
 
 const { cleanups, upstream } = e2eScope();
@@ -498,5 +499,49 @@ describe('egress through a listener', () => {
     expect(res).toMatchObject({ status: 200, body: 'svc' });
     expect(svc.requests[0]?.headers['x-tag']).toBe('egress');
     expect(proxy.address('sidecar')).toBeUndefined();
+  });
+});
+
+describe('egress under overload', () => {
+  it('bug: an egress-only proxy (start() never called) never shed: its overload manager starts with egress()', async () => {
+    const svc = await upstream('svc');
+    let delayMs = 0;
+    const sampler = { percentileMs: () => delayMs, reset: () => undefined, close: () => undefined };
+    const time = new FakeTime(1_000_000);
+    const proxy = proxyOf(
+      outbound({ svc: [route('all', { route: routeAction('svc') })] }, [cluster('svc', [svc.port])]),
+      {
+        overloadManager: {
+          refreshIntervalMs: 100,
+          resourceMonitors: [
+            {
+              name: 'meshlet.resource_monitors.event_loop_delay',
+              kind: 'event_loop_delay',
+              maxDelayMs: 200,
+              percentile: 99,
+            },
+          ],
+          actions: [
+            {
+              name: 'envoy.overload_actions.stop_accepting_requests',
+              kind: 'stop_accepting_requests',
+              triggers: [{ name: 'meshlet.resource_monitors.event_loop_delay', threshold: { value: 1 } }],
+            },
+          ],
+        },
+        resourceSources: { eventLoopDelay: () => sampler },
+        now: time.now,
+        timers: time,
+      },
+    );
+    const egress = proxy.egress('outbound');
+    expect((await send(egress, { origin: 'http://svc' })).status).toBe(200);
+    delayMs = 500;
+    time.advance(100); // the manager's refresh interval: it samples only once started
+
+    const shed = await send(egress, { origin: 'http://svc' });
+    expect(shed).toMatchObject({ status: 503, body: 'envoy overloaded' });
+    expect(shed.headers['x-envoy-overloaded']).toBe('true');
+    expect(svc.requests).toHaveLength(1);
   });
 });
