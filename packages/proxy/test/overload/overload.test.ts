@@ -9,7 +9,6 @@ import fc from 'fast-check';
 import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { BoltStatus } from '@meshlet/codec';
-import type { StatsStore } from '@meshlet/stats';
 import { parseBootstrap } from '@meshlet/xds';
 import type * as model from '@meshlet/xds';
 import { createProxy, triggerValue, type EventLoopDelaySampler, type HttpProxy } from '../../src/index.js';
@@ -18,7 +17,7 @@ import { FakeTime } from '../cluster/helpers.js';
 import { cleanupAfterEach } from '../e2e/scope.js';
 import { cluster, gateway, namedUpstream, route, routeAction, type NamedUpstream } from '../e2e/helpers.js';
 import { rawBoltCall, rpcRoute, rpcSnapshot, startBoltServer } from '../rpc/peers.js';
-import { noMore, trackResources } from '../reliability/resources.js';
+import { noMore, statOf, trackResources } from '../reliability/resources.js';
 
 const cleanups = cleanupAfterEach();
 
@@ -44,12 +43,7 @@ class SetDelay implements EventLoopDelaySampler {
   }
 }
 
-function stat(proxy: HttpProxy, name: string): number | undefined {
-  const store = proxy.stats as StatsStore;
-  for (const c of store.counters()) if (c.name === name) return c.value;
-  for (const g of store.gauges()) if (g.name === name) return g.value;
-  return undefined;
-}
+const stat = statOf;
 
 function flagsRecorder(): { factory: ObserverFactory; flags: string[][] } {
   const flags: string[][] = [];

@@ -3,6 +3,9 @@
 // must be gone once the scenario closed what it started; and the process's active resources must
 // be back to what they were before.
 import { createHook } from 'node:async_hooks';
+import { expect } from 'vitest';
+import type { StatsStore } from '@meshlet/stats';
+import type { HttpProxy } from '../../src/index.js';
 
 /** The async resource types that are a leak when left behind. */
 // (TLSWRAP is left out: its destroy hook waits for GC; the TCPWRAP under it closes with it.)
@@ -73,4 +76,39 @@ export function trackResources(): ResourceTracker {
 export function noMore(after: Record<string, number>, before: Record<string, number>): boolean {
   for (const k of Object.keys(after)) if ((after[k] ?? 0) > (before[k] ?? 0)) return false;
   return true;
+}
+
+/** A counter's or gauge's value by its flat name (`/stats` naming), `undefined` if absent. */
+export function statOf(proxy: HttpProxy, name: string): number | undefined {
+  const store = proxy.stats as StatsStore;
+  for (const c of store.counters()) if (c.name === name) return c.value;
+  for (const g of store.gauges()) if (g.name === name) return g.value;
+  return undefined;
+}
+
+/** What `leakChecked` needs of a scenario: a close, and the fake clock the proxy ran on. */
+export interface LeakCheckedScenario {
+  close(): Promise<void>;
+  readonly time: { readonly pendingTimers: number };
+}
+
+/** Runs a scenario, closes it, and checks that nothing it created is left behind. */
+export async function leakChecked<S extends LeakCheckedScenario>(
+  make: () => S,
+  run: (s: S) => Promise<void>,
+): Promise<void> {
+  const tracker = trackResources();
+  const s = make();
+  try {
+    await run(s);
+  } finally {
+    await s.close();
+  }
+  const left = await tracker.settle();
+  expect(left.live, 'sockets, servers and timers created and not destroyed').toEqual({});
+  expect(
+    noMore(left.active, left.before),
+    `active resources ${JSON.stringify(left.active)} within ${JSON.stringify(left.before)}`,
+  ).toBe(true);
+  expect(s.time.pendingTimers, 'proxy timers pending after close').toBe(0);
 }

@@ -10,7 +10,6 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import type * as model from '@meshlet/xds';
-import type { StatsStore } from '@meshlet/stats';
 import { createProxy, type HttpProxy, type ObserverFactory, type ProxyOptions } from '../../src/index.js';
 import type { DnsResolver } from '../../src/cluster/dns.js';
 import { FakeTime } from '../cluster/helpers.js';
@@ -26,7 +25,8 @@ import {
   thresholds,
   type NamedUpstream,
 } from '../e2e/helpers.js';
-import { noMore, trackResources } from './resources.js';
+import { closedPort } from '../tcp/helpers.js';
+import { leakChecked, statOf } from './resources.js';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`../upstream/fixtures/${name}`, import.meta.url), 'utf8');
@@ -109,10 +109,7 @@ class Scenario {
   }
 
   stat(name: string): number | undefined {
-    const store = this.proxy.stats as StatsStore;
-    for (const c of store.counters()) if (c.name === name) return c.value;
-    for (const g of store.gauges()) if (g.name === name) return g.value;
-    return undefined;
+    return statOf(this.proxy, name);
   }
 
   /** Closes what the scenario started, last first. */
@@ -122,32 +119,8 @@ class Scenario {
 }
 
 /** Runs a scenario, closes it, and checks that nothing it created is left behind. */
-async function scenario(run: (s: Scenario) => Promise<void>): Promise<void> {
-  const tracker = trackResources();
-  const s = new Scenario();
-  try {
-    await run(s);
-  } finally {
-    await s.close();
-  }
-  const left = await tracker.settle();
-  expect(left.live, 'sockets, servers and timers created and not destroyed').toEqual({});
-  expect(
-    noMore(left.active, left.before),
-    `active resources ${JSON.stringify(left.active)} within ${JSON.stringify(left.before)}`,
-  ).toBe(true);
-  expect(s.time.pendingTimers, 'proxy timers pending after close').toBe(0);
-}
-
-/** A port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  server.close();
-  await once(server, 'close');
-  return port;
+function scenario(run: (s: Scenario) => Promise<void>): Promise<void> {
+  return leakChecked(() => new Scenario(), run);
 }
 
 /** Resolves when `upstream` got `n` requests in all. */

@@ -8,13 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { ByteQueue } from '@meshlet/buffer';
 import { BoltStatus, bolt } from '@meshlet/codec';
 import type * as model from '@meshlet/xds';
-import type { StatsStore } from '@meshlet/stats';
 import { createProxy, type HttpProxy, type ObserverFactory } from '../../src/index.js';
 import type { DnsResolver } from '../../src/cluster/dns.js';
 import { FakeTime } from '../cluster/helpers.js';
 import { envoyCluster, outlierDetection } from '../e2e/helpers.js';
 import { type BoltServer, echo, rawBoltCall, rpcRoute, rpcSnapshot, startBoltServer } from '../rpc/peers.js';
-import { noMore, trackResources } from './resources.js';
+import { closedPort } from '../tcp/helpers.js';
+import { leakChecked, statOf } from './resources.js';
 
 const SERVICE = 'com.acme.Greeter:1.0';
 
@@ -92,10 +92,7 @@ class RpcScenario {
   }
 
   stat(name: string): number | undefined {
-    const store = this.proxy.stats as StatsStore;
-    for (const c of store.counters()) if (c.name === name) return c.value;
-    for (const g of store.gauges()) if (g.name === name) return g.value;
-    return undefined;
+    return statOf(this.proxy, name);
   }
 
   async close(): Promise<void> {
@@ -103,31 +100,9 @@ class RpcScenario {
   }
 }
 
-async function scenario(run: (s: RpcScenario) => Promise<void>): Promise<void> {
-  const tracker = trackResources();
-  const s = new RpcScenario();
-  try {
-    await run(s);
-  } finally {
-    await s.close();
-  }
-  const left = await tracker.settle();
-  expect(left.live, 'sockets, servers and timers created and not destroyed').toEqual({});
-  expect(
-    noMore(left.active, left.before),
-    `active resources ${JSON.stringify(left.active)} within ${JSON.stringify(left.before)}`,
-  ).toBe(true);
-  expect(s.time.pendingTimers, 'proxy timers pending after close').toBe(0);
-}
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  server.close();
-  await once(server, 'close');
-  return port;
+/** Runs a scenario, closes it, and checks that nothing it created is left behind. */
+function scenario(run: (s: RpcScenario) => Promise<void>): Promise<void> {
+  return leakChecked(() => new RpcScenario(), run);
 }
 
 type BoltRequest = NonNullable<ReturnType<ReturnType<typeof bolt.createCodec>['decode']>>;
