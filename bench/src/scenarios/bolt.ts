@@ -6,9 +6,8 @@
 // an application's calls cost). Runs are interleaved: direct, meshlet, direct, meshlet...
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { cpuPlacement, freePort, startMeshlet, startNodeScript, type Target } from '../lib/index.ts';
 import type { BenchContext, BenchScenario, BenchTable } from '../types.ts';
-import { interleaved, type LoopTarget } from './load/loop.ts';
+import { interleaved, withProxiedUpstream } from './load/loop.ts';
 
 const UPSTREAM = fileURLToPath(new URL('bolt/upstream.ts', import.meta.url));
 const LOAD = fileURLToPath(new URL('bolt/load.ts', import.meta.url));
@@ -40,28 +39,8 @@ const CLIENTS = [
 ] as const;
 
 async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
-  const placement = cpuPlacement();
-  const upstreamPort = await freePort();
-  const upstream = await startNodeScript({
-    name: 'Bolt upstream',
-    script: UPSTREAM,
-    args: ['--port', String(upstreamPort)],
-    port: upstreamPort,
-    cpus: placement.load,
-  });
-  let meshlet: Target | undefined;
-  try {
-    const proxyPort = await freePort();
-    meshlet = await startMeshlet({
-      name: 'meshlet (Bolt)',
-      bootstrap: bootstrap(proxyPort, upstreamPort),
-      port: proxyPort,
-      cpus: placement.target,
-    });
-    const targets: LoopTarget[] = [
-      { label: DIRECT, port: upstreamPort, proxy: undefined, rssOf: upstream },
-      { label: MESHLET, port: proxyPort, proxy: meshlet, rssOf: meshlet },
-    ];
+  const spec = { name: 'Bolt', upstreamScript: UPSTREAM, bootstrap, direct: DIRECT, meshlet: MESHLET };
+  return withProxiedUpstream(spec, async (targets, placement) => {
     const warmupSeconds = ctx.mode === 'full' ? 2 : ctx.mode === 'quick' ? 1 : 0;
     const tables: BenchTable[] = [];
     for (const c of CLIENTS) {
@@ -99,10 +78,7 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
       });
     }
     return tables;
-  } finally {
-    await meshlet?.stop();
-    await upstream.stop();
-  }
+  });
 }
 
 const scenario: BenchScenario = {

@@ -4,9 +4,8 @@
 // @grpc/grpc-js client loop in a process of its own. Runs are interleaved: direct, meshlet, ...
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { cpuPlacement, freePort, startMeshlet, startNodeScript, type Target } from '../lib/index.ts';
 import type { BenchContext, BenchScenario, BenchTable } from '../types.ts';
-import { interleaved, type LoopTarget } from './load/loop.ts';
+import { interleaved, withProxiedUpstream } from './load/loop.ts';
 
 const UPSTREAM = fileURLToPath(new URL('grpc/upstream.ts', import.meta.url));
 const LOAD = fileURLToPath(new URL('grpc/load.ts', import.meta.url));
@@ -23,28 +22,8 @@ function bootstrap(proxyPort: number, upstreamPort: number): string {
 }
 
 async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
-  const placement = cpuPlacement();
-  const upstreamPort = await freePort();
-  const upstream = await startNodeScript({
-    name: 'gRPC upstream',
-    script: UPSTREAM,
-    args: ['--port', String(upstreamPort)],
-    port: upstreamPort,
-    cpus: placement.load,
-  });
-  let meshlet: Target | undefined;
-  try {
-    const proxyPort = await freePort();
-    meshlet = await startMeshlet({
-      name: 'meshlet (gRPC)',
-      bootstrap: bootstrap(proxyPort, upstreamPort),
-      port: proxyPort,
-      cpus: placement.target,
-    });
-    const targets: LoopTarget[] = [
-      { label: DIRECT, port: upstreamPort, proxy: undefined, rssOf: upstream },
-      { label: MESHLET, port: proxyPort, proxy: meshlet, rssOf: meshlet },
-    ];
+  const spec = { name: 'gRPC', upstreamScript: UPSTREAM, bootstrap, direct: DIRECT, meshlet: MESHLET };
+  return withProxiedUpstream(spec, async (targets, placement) => {
     const warmupSeconds = ctx.mode === 'full' ? 2 : ctx.mode === 'quick' ? 1 : 0;
     const rows = await interleaved(
       ctx,
@@ -73,10 +52,7 @@ async function run(ctx: BenchContext): Promise<readonly BenchTable[]> {
         ],
       },
     ];
-  } finally {
-    await meshlet?.stop();
-    await upstream.stop();
-  }
+  });
 }
 
 const scenario: BenchScenario = {

@@ -3,7 +3,18 @@
 // runner's CPU placement puts load generators.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fmt, median, pinned, processTree, type Target } from '../../lib/index.ts';
+import {
+  type CpuPlacement,
+  cpuPlacement,
+  fmt,
+  freePort,
+  median,
+  pinned,
+  processTree,
+  startMeshlet,
+  startNodeScript,
+  type Target,
+} from '../../lib/index.ts';
 import type { BenchContext, BenchRow } from '../../types.ts';
 import { type LoadReport, parseReport } from './report.ts';
 
@@ -162,4 +173,55 @@ export async function interleaved(
 /** A share as a percentage cell. */
 export function percent(share: number): string {
   return Number.isFinite(share) ? `${Math.round(share * 100)} %` : '—';
+}
+
+/** A Node upstream with `meshlet run` in front of it, as the two targets of a direct-vs-meshlet table. */
+export interface ProxiedUpstream {
+  /** Names the processes in progress lines ("Bolt" → "Bolt upstream", "meshlet (Bolt)"). */
+  readonly name: string;
+  readonly upstreamScript: string;
+  /** The meshlet bootstrap for these ports. */
+  bootstrap(proxyPort: number, upstreamPort: number): string;
+  /** Row labels. */
+  readonly direct: string;
+  readonly meshlet: string;
+}
+
+/**
+ * Starts the upstream (on the load CPUs) and meshlet (on the target CPUs), runs `body` with the
+ * two loop targets, and stops both whatever happens.
+ */
+export async function withProxiedUpstream<T>(
+  spec: ProxiedUpstream,
+  body: (targets: readonly LoopTarget[], placement: CpuPlacement) => Promise<T>,
+): Promise<T> {
+  const placement = cpuPlacement();
+  const upstreamPort = await freePort();
+  const upstream = await startNodeScript({
+    name: `${spec.name} upstream`,
+    script: spec.upstreamScript,
+    args: ['--port', String(upstreamPort)],
+    port: upstreamPort,
+    cpus: placement.load,
+  });
+  let meshlet: Target | undefined;
+  try {
+    const proxyPort = await freePort();
+    meshlet = await startMeshlet({
+      name: `meshlet (${spec.name})`,
+      bootstrap: spec.bootstrap(proxyPort, upstreamPort),
+      port: proxyPort,
+      cpus: placement.target,
+    });
+    return await body(
+      [
+        { label: spec.direct, port: upstreamPort, proxy: undefined, rssOf: upstream },
+        { label: spec.meshlet, port: proxyPort, proxy: meshlet, rssOf: meshlet },
+      ],
+      placement,
+    );
+  } finally {
+    await meshlet?.stop();
+    await upstream.stop();
+  }
 }
