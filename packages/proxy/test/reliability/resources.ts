@@ -3,6 +3,8 @@
 // must be gone once the scenario closed what it started; and the process's active resources must
 // be back to what they were before.
 import { createHook } from 'node:async_hooks';
+import { once } from 'node:events';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { expect } from 'vitest';
 import type { StatsStore } from '@meshlet/stats';
 import type { HttpProxy } from '../../src/index.js';
@@ -111,4 +113,29 @@ export async function leakChecked<S extends LeakCheckedScenario>(
     `active resources ${JSON.stringify(left.active)} within ${JSON.stringify(left.before)}`,
   ).toBe(true);
   expect(s.time.pendingTimers, 'proxy timers pending after close').toBe(0);
+}
+
+/**
+ * A raw TCP server on loopback: `onSocket` decides what each connection gets. Its closer (pushed
+ * on `closers`) destroys every open connection and closes the server.
+ */
+export async function rawServer(
+  onSocket: (socket: Socket) => void,
+  closers: (() => unknown)[],
+): Promise<{ port: number; sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.once('close', () => sockets.delete(socket));
+    onSocket(socket);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(async () => {
+    for (const s of sockets) s.destroy();
+    server.close();
+    if (server.listening) await once(server, 'close');
+  });
+  return { port: (server.address() as AddressInfo).port, sockets };
 }

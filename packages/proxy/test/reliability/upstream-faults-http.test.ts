@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import net, { type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import type * as model from '@meshlet/xds';
@@ -26,7 +26,7 @@ import {
   type NamedUpstream,
 } from '../e2e/helpers.js';
 import { closedPort } from '../tcp/helpers.js';
-import { leakChecked, statOf } from './resources.js';
+import { leakChecked, rawServer, statOf } from './resources.js';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`../upstream/fixtures/${name}`, import.meta.url), 'utf8');
@@ -86,21 +86,7 @@ class Scenario {
 
   /** A raw TCP server: `onSocket` decides what a connection gets. */
   async tcp(onSocket: (socket: Socket) => void): Promise<{ port: number; sockets: Set<Socket> }> {
-    const sockets = new Set<Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.once('close', () => sockets.delete(socket));
-      onSocket(socket);
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    this.closers.push(async () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-      if (server.listening) await once(server, 'close');
-    });
-    return { port: (server.address() as AddressInfo).port, sockets };
+    return rawServer(onSocket, this.closers);
   }
 
   async get(path = '/'): Promise<Outcome> {

@@ -2,8 +2,7 @@
 // rpc_proxy listener to upstreams that refuse, reset, half-close, stall, fail DNS or answer
 // errors. Each gets the protocol's error reply with Envoy's response flag, a retry on idempotent
 // routes, or an ejection; and every socket, server and timer a scenario created is destroyed.
-import { once } from 'node:events';
-import net, { type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ByteQueue } from '@meshlet/buffer';
 import { BoltStatus, bolt } from '@meshlet/codec';
@@ -14,7 +13,7 @@ import { FakeTime } from '../cluster/helpers.js';
 import { envoyCluster, outlierDetection } from '../e2e/helpers.js';
 import { type BoltServer, echo, rawBoltCall, rpcRoute, rpcSnapshot, startBoltServer } from '../rpc/peers.js';
 import { closedPort } from '../tcp/helpers.js';
-import { leakChecked, statOf } from './resources.js';
+import { leakChecked, rawServer, statOf } from './resources.js';
 
 const SERVICE = 'com.acme.Greeter:1.0';
 
@@ -69,21 +68,7 @@ class RpcScenario {
 
   /** A raw TCP upstream: `onSocket` decides what a connection gets. */
   async tcp(onSocket: (socket: Socket) => void): Promise<{ port: number; sockets: Set<Socket> }> {
-    const sockets = new Set<Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.once('close', () => sockets.delete(socket));
-      onSocket(socket);
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    this.closers.push(async () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-      if (server.listening) await once(server, 'close');
-    });
-    return { port: (server.address() as AddressInfo).port, sockets };
+    return rawServer(onSocket, this.closers);
   }
 
   /** One Bolt call on its own connection; resolves to the response status. */
