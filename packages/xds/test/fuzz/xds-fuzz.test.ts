@@ -38,16 +38,30 @@ const bootstrapText = fixture('bootstrap.yaml');
  */
 const SLOW_MS = 10_000;
 
-/** Every path to a value in `tree` (keys and indexes). */
-function pathsOf(
-  tree: Json,
-  prefix: (string | number)[] = [],
-  out: (string | number)[][] = [],
-): (string | number)[][] {
-  out.push(prefix);
-  if (Array.isArray(tree)) tree.forEach((v, i) => pathsOf(v, [...prefix, i], out));
-  else if (tree !== null && typeof tree === 'object')
-    for (const [k, v] of Object.entries(tree)) pathsOf(v, [...prefix, k], out);
+/**
+ * Paths to values in `tree` (keys and indexes), walked without recursion: down to `MAX_PATH_DEPTH`
+ * and at most `MAX_PATHS` of them. An earlier edit may have put a 2,000-deep or 20,000-wide value
+ * in the tree; listing every path into it overflowed this harness's stack, or, with both, its heap
+ * (4 GB in one CI run), while the code under test was fine. Edits land in the real resources, and
+ * in the first levels of what earlier edits put there.
+ */
+const MAX_PATH_DEPTH = 64;
+const MAX_PATHS = 20_000;
+function pathsOf(tree: Json): (string | number)[][] {
+  const out: (string | number)[][] = [];
+  const stack: { value: Json; path: (string | number)[] }[] = [{ value: tree, path: [] }];
+  while (stack.length > 0 && out.length < MAX_PATHS) {
+    const { value, path } = stack.pop() as { value: Json; path: (string | number)[] };
+    out.push(path);
+    if (path.length >= MAX_PATH_DEPTH || value === null || typeof value !== 'object') continue;
+    const entries: [string | number, Json][] = Array.isArray(value)
+      ? value.map((v, i): [number, Json] => [i, v])
+      : Object.entries(value);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [k, v] = entries[i] as [string | number, Json];
+      stack.push({ value: v, path: [...path, k] });
+    }
+  }
   return out;
 }
 
